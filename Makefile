@@ -1,0 +1,39 @@
+# merlib: the two commands of the README, and the set-up they share.
+#
+#   make reproduce   set up .venv if needed, then execute every notebook (QUICK=1 for quick mode)
+#   make test        set up .venv if needed, then pytest on tests/ + every notebook in quick mode (nbval)
+#
+# Set-up is idempotent: .venv is (re)installed only when requirements*.txt or pyproject.toml change.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.merlib-installed
+OUT    ?= runs
+QUICK  ?=
+NOTEBOOKS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup reproduce test bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+	@echo "merlib environment ready in $(VENV)"
+
+reproduce: setup
+	$(PY) -m merlib reproduce $(NOTEBOOKS) $(if $(QUICK),--quick) --out $(OUT)
+
+test: setup
+	MERLIB_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 -p no:cacheprovider -ra $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

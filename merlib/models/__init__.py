@@ -1,0 +1,1 @@
+"""Recognition models, one module per paper, and the backbones they share (``backbones.load``)."""
