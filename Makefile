@@ -30,7 +30,7 @@ reproduce: setup
 
 test: setup
 	MERLIB_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=900 -p no:cacheprovider -ra $(PYTEST_ARGS)
+		--nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/run_all.py

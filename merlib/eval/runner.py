@@ -1,0 +1,463 @@
+"""Train one model per fold, predict the test subject, score the pooled predictions.
+
+``merlib.eval.run(model_fn, dataset, protocol, train_cfg)`` is the one training loop of merlib:
+
+* inputs come from :class:`merlib.eval.pipeline.ClipInputs` (key frames -> preprocessing, e.g.
+  magnification -> optional frozen backbone), cached on disk when a :class:`~merlib.eval.Cache` is given;
+* normalisation statistics are fitted on the fold's training clips only;
+* each fold's seed is derived from the base seed and the fold's name (:func:`derive_seed`), so a
+  fold gives the same numbers whether it runs first, last, alone, in another process or after a resume;
+* the epoch-selection ``policy`` (``last`` | ``inner_val`` | ``oracle_test``) is recorded with the result;
+* with ``results_dir``, every finished fold is written atomically (JSON) and the fold in progress is
+  checkpointed after every epoch (``torch.save`` + ``os.replace``; model, optimiser, scaler and RNG
+  states), so a killed run resumes at the epoch it stopped and ends with identical numbers;
+* mixed precision (``torch.autocast`` + ``GradScaler``) on CUDA, plain float32 on CPU.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from merlib.eval import metrics as M
+from merlib.eval.cache import Cache, fn_identity, key_of
+from merlib.eval.pipeline import ClipInputs, Step
+from merlib.eval.policy import check_policy, select_epoch
+from merlib.eval.protocols import Fold, get_folds, inner_split
+from merlib.eval.result import Result
+from merlib.eval.seeds import derive_seed
+
+__all__ = ["TrainConfig", "run", "run_fold", "FoldJob", "linear_head", "mlp_head", "RunInterrupted"]
+
+_SELECTION = {"uf1": M.uf1, "uar": M.uar, "accuracy": M.accuracy, "cmnet_f1": M.cmnet_f1}
+
+
+class RunInterrupted(RuntimeError):
+    """Raised by an ``on_epoch_end`` hook to stop a run (what tests use to simulate a kill)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How each fold's model is trained.
+
+    Attributes:
+        epochs: fixed number of epochs (``policy="last"`` reports the last one).
+        batch_size, lr, weight_decay: the usual.
+        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (with ``momentum``).
+        frames: which frames of each clip are loaded (``"all"``, ``"apex"``, ``"onset_apex"``,
+            ``"onset_apex_offset"`` or an int N evenly spaced from onset to offset).
+        size: frames are resized to ``size × size`` when loaded (``None``: as stored).
+        normalize: standardise each input element with mean/std of the fold's *training* clips.
+        n_val_subjects: validation subjects carved from the training subjects (``inner_val``).
+        selection_metric: what ``inner_val`` / ``oracle_test`` maximise: ``uf1``, ``uar``,
+            ``accuracy`` or ``cmnet_f1``.
+        amp: mixed precision: ``"auto"`` (on CUDA only), ``True`` or ``False``.
+        class_weighted: weight the cross-entropy by inverse class frequency of the training clips.
+        num_threads: torch CPU threads while a fold runs (``None``: leave as is). Float sums depend
+            on it, so sweeps set it to the same value in every executor.
+    """
+
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    frames: Any = "onset_apex"
+    size: int | None = 64
+    normalize: bool = True
+    n_val_subjects: int = 1
+    selection_metric: str = "uf1"
+    amp: Any = "auto"
+    class_weighted: bool = False
+    num_threads: int | None = None
+
+    def __post_init__(self):
+        def bad(name, want):
+            raise ValueError(f"TrainConfig: `{name}` must be {want}, got {getattr(self, name)!r}")
+        for name in ("epochs", "batch_size", "n_val_subjects"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                bad(name, "a positive int")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            bad("lr", "a positive number")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            bad("optimizer", "'adam', 'adamw' or 'sgd'")
+        if self.selection_metric not in _SELECTION:
+            bad("selection_metric", f"one of {sorted(_SELECTION)}")
+        if self.amp not in ("auto", True, False):
+            bad("amp", "'auto', True or False")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            bad("num_threads", "None or a positive int")
+
+
+def linear_head(num_classes: int, input_shape: tuple) -> nn.Module:
+    """A linear classifier on the flattened input (``model_fn`` for frozen-backbone features)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), num_classes))
+
+
+def mlp_head(num_classes: int, input_shape: tuple, hidden: int = 64, dropout: float = 0.0) -> nn.Module:
+    """Flatten -> Linear(hidden) -> ReLU -> Dropout -> Linear(num_classes)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), hidden), nn.ReLU(),
+                         nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+
+def _build_model(model_fn: Callable, num_classes: int, input_shape: tuple) -> nn.Module:
+    try:
+        n_params = len(inspect.signature(model_fn).parameters)
+    except (TypeError, ValueError):
+        n_params = 2
+    model = model_fn(num_classes, input_shape) if n_params >= 2 else model_fn(num_classes)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model_fn must return a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
+
+
+@dataclass
+class FoldJob:
+    """Everything one fold needs; picklable, so process pools and Ray can run :func:`run_fold`."""
+
+    dataset: Any
+    fold: Fold
+    model_fn: Callable
+    cfg: TrainConfig
+    policy: str = "last"
+    seed: int = 0
+    device: Any = "auto"
+    preprocess: Step | None = None
+    backbone: nn.Module | None = None
+    cache: Cache | None = None
+    fold_path: str | None = None
+    ckpt_path: str | None = None
+    params: dict = field(default_factory=dict)
+
+
+def _atomic_torch_save(obj, path: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+@torch.no_grad()
+def _predict(model, x, batch_size, dev, use_amp) -> torch.Tensor:
+    model.eval()
+    out = []
+    for s in range(0, len(x), batch_size):
+        xb = x[s:s + batch_size].to(dev)
+        with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
+            out.append(torch.softmax(model(xb).float(), dim=1).cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool = False) -> dict:
+    """Train and test one fold; returns a plain dict (what goes into the fold's JSON).
+
+    If ``job.fold_path`` exists the fold is done and its record is returned as is; if
+    ``job.ckpt_path`` exists training continues from it.
+    """
+    import json
+
+    from tqdm.auto import tqdm
+
+    from merlib.env import device as resolve_device
+    from merlib.results import atomic_write_json, to_jsonable
+
+    if job.fold_path and os.path.exists(job.fold_path):
+        with open(job.fold_path) as fh:
+            return json.load(fh)
+    t0 = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    if job.cfg.num_threads:
+        torch.set_num_threads(job.cfg.num_threads)
+    try:
+        cfg, ds = job.cfg, job.dataset
+        dev = resolve_device(job.device)
+        use_amp = dev.type == "cuda" and cfg.amp in ("auto", True)
+        fold = job.fold
+        if job.policy == "inner_val":
+            fold = inner_split(ds.clips, fold, cfg.n_val_subjects, seed=job.seed)
+        labels = ds.clips["label"].to_numpy().astype(np.int64)
+        k = int(ds.num_classes)
+        inputs = ClipInputs(ds, cfg.frames, cfg.size, job.preprocess, job.backbone, job.cache, dev)
+        t_in = time.perf_counter()
+        idx = np.concatenate([fold.train_idx, fold.val_idx, fold.test_idx])
+        x_all = inputs.stack(idx, progress=progress, desc=f"inputs {fold.name}")
+        t_in = time.perf_counter() - t_in
+        n_tr, n_va = len(fold.train_idx), len(fold.val_idx)
+        x_tr, x_va, x_te = x_all[:n_tr], x_all[n_tr:n_tr + n_va], x_all[n_tr + n_va:]
+        y_tr = torch.as_tensor(labels[fold.train_idx])
+        y_va, y_te = labels[fold.val_idx], labels[fold.test_idx]
+        if cfg.normalize:  # statistics of the training clips only
+            mean, std = x_tr.mean(0, keepdim=True), x_tr.std(0, unbiased=False, keepdim=True).clamp_min(1e-6)
+            x_tr, x_va, x_te = (x_tr - mean) / std, (x_va - mean) / std, (x_te - mean) / std
+        fold_seed = derive_seed(job.seed, fold.name)
+        torch.manual_seed(fold_seed)
+        model = _build_model(job.model_fn, k, tuple(x_tr.shape[1:])).to(dev)
+        opt = _optimizer(cfg, model.parameters())
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        gen = torch.Generator().manual_seed(fold_seed)
+        weight = None
+        if cfg.class_weighted:
+            counts = torch.bincount(y_tr, minlength=k).float()
+            weight = torch.where(counts > 0, counts.sum() / (k * counts.clamp_min(1)), torch.zeros_like(counts)).to(dev)
+        loss_fn = nn.CrossEntropyLoss(weight=weight)
+        score_fn = _SELECTION[cfg.selection_metric]
+        history: list[dict] = []
+        best = {"epoch": -1, "score": -math.inf, "state": None}
+        oracle_probs: list[torch.Tensor] = []
+        start = 0
+        if job.ckpt_path and os.path.exists(job.ckpt_path):
+            ck = torch.load(job.ckpt_path, map_location="cpu", weights_only=True)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            scaler.load_state_dict(ck["scaler"])
+            gen.set_state(ck["generator"])
+            torch.set_rng_state(ck["torch_rng"])
+            if torch.cuda.is_available() and ck.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all(ck["cuda_rng"])
+            history, best, oracle_probs = ck["history"], ck["best"], ck["oracle_probs"]
+            start = int(ck["epoch"]) + 1
+        x_tr_dev, y_tr_dev = x_tr.to(dev), y_tr.to(dev)
+        epochs = tqdm(range(start, cfg.epochs), desc=f"fold {fold.name}", disable=not progress, leave=False,
+                      initial=start, total=cfg.epochs)
+        for epoch in epochs:
+            model.train()
+            perm = torch.randperm(n_tr, generator=gen)
+            total, seen = 0.0, 0
+            for s in range(0, n_tr, cfg.batch_size):
+                b = perm[s:s + cfg.batch_size].to(dev)
+                with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
+                    loss = loss_fn(model(x_tr_dev[b]).float(), y_tr_dev[b])
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                total += float(loss.detach()) * len(b)
+                seen += len(b)
+            rec = {"epoch": epoch, "train_loss": total / max(seen, 1)}
+            if job.policy == "inner_val":
+                pv = _predict(model, x_va, cfg.batch_size, dev, use_amp)
+                rec["val_score"] = score_fn(y_va, pv.argmax(1).numpy(), k)
+                if rec["val_score"] > best["score"]:
+                    best = {"epoch": epoch, "score": rec["val_score"],
+                            "state": {n: v.detach().cpu().clone() for n, v in model.state_dict().items()}}
+            elif job.policy == "oracle_test":  # looks at the test subject: optimistic by design
+                pt = _predict(model, x_te, cfg.batch_size, dev, use_amp)
+                rec["test_score"] = score_fn(y_te, pt.argmax(1).numpy(), k)
+                oracle_probs.append(pt)
+            history.append(rec)
+            if job.ckpt_path:
+                _atomic_torch_save({
+                    "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scaler": scaler.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                    "history": history, "best": best, "oracle_probs": oracle_probs}, job.ckpt_path)
+            if on_epoch_end is not None:
+                on_epoch_end(fold.name, epoch, rec)
+        if job.policy == "last":
+            selected = cfg.epochs - 1
+            probs = _predict(model, x_te, cfg.batch_size, dev, use_amp)
+        elif job.policy == "inner_val":
+            selected = int(best["epoch"])
+            model.load_state_dict(best["state"])
+            probs = _predict(model, x_te, cfg.batch_size, dev, use_amp)
+        else:
+            selected = select_epoch([h["test_score"] for h in history])
+            probs = oracle_probs[selected]
+        y_pred = probs.argmax(1).numpy()
+        record = to_jsonable({
+            "fold": fold.name, "test_subjects": list(fold.test_subjects), "test_idx": fold.test_idx,
+            "n_train": n_tr, "n_val": n_va, "n_test": len(fold.test_idx), "val_subjects":
+            sorted(set(ds.clips["subject"].astype(str).to_numpy()[fold.val_idx])),
+            "fold_seed": fold_seed, "selected_epoch": selected, "y_true": y_te, "y_pred": y_pred,
+            "probs": probs.numpy().tolist(), "history": history,
+            "seconds": time.perf_counter() - t0,
+            "seconds_inputs": t_in, "resumed_from_epoch": start if start else None,
+            "device": str(dev), "amp": use_amp,
+        })
+        if job.fold_path:
+            atomic_write_json(job.fold_path, record)
+        if job.ckpt_path and os.path.exists(job.ckpt_path):
+            os.unlink(job.ckpt_path)
+        return record
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _dataset_identity(dataset) -> dict:
+    c = dataset.clips
+    cols = [x for x in ("dataset", "subject", "clip", "label") if x in c.columns]
+    return {"name": str(getattr(dataset, "name", "?")), "n": len(c),
+            "clips": key_of(c[cols].astype(str).to_numpy().tolist())}
+
+
+def _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params) -> dict:
+    from merlib.eval.cache import module_digest
+
+    return {"dataset": _dataset_identity(dataset), "folds": [f.name for f in folds],
+            "cfg": {k: v for k, v in asdict(cfg).items() if k != "num_threads"}, "policy": policy, "seed": seed,
+            "model_fn": fn_identity(model_fn), "preprocess": None if preprocess is None else preprocess.identity(),
+            "backbone": None if backbone is None else module_digest(backbone), "params": params}
+
+
+def _prepare_dir(results_dir, identity: dict, resume: bool) -> Path | None:
+    import json
+
+    from merlib.results import atomic_write_json
+
+    if results_dir is None:
+        return None
+    d = Path(results_dir)
+    marker = d / "run.json"
+    key = key_of(identity)
+    if d.exists() and not resume:
+        for sub in ("folds", "checkpoints"):
+            shutil.rmtree(d / sub, ignore_errors=True)
+        for f in ("run.json", "result.json"):
+            (d / f).unlink(missing_ok=True)
+    if marker.exists():
+        with open(marker) as fh:
+            old = json.load(fh).get("key")
+        if old != key:
+            raise ValueError(f"results_dir {str(d)!r} holds a different run (configuration changed); "
+                             "use another folder or resume=False to start over")
+    else:
+        atomic_write_json(marker, {"key": key, "identity": identity})
+    return d
+
+
+def _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params):
+    jobs = []
+    for f in folds:
+        fp = str(rdir / "folds" / f"{_safe(f.name)}.json") if rdir else None
+        cp = str(rdir / "checkpoints" / f"{_safe(f.name)}.pt") if rdir else None
+        jobs.append(FoldJob(dataset=dataset, fold=f, model_fn=model_fn, cfg=cfg, policy=policy, seed=seed,
+                            device=device, preprocess=preprocess, backbone=backbone, cache=cache,
+                            fold_path=fp, ckpt_path=cp, params=dict(params or {})))
+    return jobs
+
+
+def _assemble(name, dataset, records, policy, cfg, identity, params, seconds) -> Result:
+    import pandas as pd
+
+    from merlib.env import environment
+
+    clips = dataset.clips
+    k = int(dataset.num_classes)
+    rows, fold_rows = [], []
+    for r in records:
+        probs = np.asarray(r["probs"], dtype=np.float64).reshape(len(r["test_idx"]), k)
+        for j, i in enumerate(r["test_idx"]):
+            c = clips.iloc[int(i)]
+            row = {"index": int(i), "dataset": str(c.get("dataset", getattr(dataset, "name", "?"))),
+                   "subject": str(c["subject"]), "clip": str(c.get("clip", i)), "fold": r["fold"],
+                   "y_true": int(r["y_true"][j]), "y_pred": int(r["y_pred"][j]), "epoch": int(r["selected_epoch"])}
+            row.update({f"p{q}": float(probs[j, q]) for q in range(k)})
+            rows.append(row)
+        fm = {m: M.__dict__[m](r["y_true"], r["y_pred"], k) for m in M.FOLD_METRICS}
+        fold_rows.append({"fold": r["fold"], "test_subjects": ",".join(r["test_subjects"]), "n_train": r["n_train"],
+                          "n_val": r["n_val"], "n_test": r["n_test"], "selected_epoch": r["selected_epoch"],
+                          "fold_seed": r["fold_seed"], "seconds": r["seconds"], **fm})
+    pred = pd.DataFrame(rows)
+    metrics = M.summarize(pred["y_true"].to_numpy(), pred["y_pred"].to_numpy(), k, folds=pred["fold"].tolist())
+    return Result(name=name, predictions=pred, folds=pd.DataFrame(fold_rows), metrics=metrics, policy=policy,
+                  num_classes=k, class_names=list(getattr(dataset, "class_names", range(k))),
+                  config={"train": asdict(cfg), "identity": identity}, params=dict(params or {}),
+                  environment=environment(), timings={"total_seconds": seconds,
+                                                      "fold_seconds": [r["seconds"] for r in records]})
+
+
+def _check_dataset(dataset, where="run") -> None:
+    for attr in ("clips", "num_classes", "frames"):
+        if not hasattr(dataset, attr):
+            raise ValueError(f"{where}: `dataset` must provide .clips, .num_classes and .frames(i, indices, size) "
+                             f"(a merlib dataset); missing .{attr}")
+    if "label" not in dataset.clips.columns:
+        raise ValueError(f"{where}: dataset.clips has no 'label' column")
+
+
+def run(model_fn: Callable, dataset, protocol="loso", train_cfg: TrainConfig | None = None, *,
+        preprocess: Step | Callable | None = None, backbone: nn.Module | None = None, policy: str = "last",
+        seed: int = 0, device="auto", cache: Cache | None = None, results_dir: str | os.PathLike | None = None,
+        resume: bool = True, progress: bool = True, name: str | None = None,
+        on_epoch_end: Callable | None = None, params: dict | None = None) -> Result:
+    """Evaluate ``model_fn`` on ``dataset`` under ``protocol``; one model per fold.
+
+    Args:
+        model_fn: ``model_fn(num_classes, input_shape) -> nn.Module`` mapping a batch
+            ``(B, *input_shape)`` to logits ``(B, num_classes)`` (e.g. :func:`linear_head`).
+        dataset: a merlib dataset (``.clips``, ``.num_classes``, ``.class_names``, ``.frames``).
+        protocol: ``"loso"``, ``"composite"``, a list of :class:`Fold` or ``fn(clips) -> folds``.
+        train_cfg: a :class:`TrainConfig` (default values when ``None``).
+        preprocess: a :class:`Step` applied to each clip ``(T, C, H, W)`` (e.g. magnification).
+        backbone: a frozen feature extractor applied to the preprocessed clip (cached per clip).
+        policy: ``"last"`` (default), ``"inner_val"`` or ``"oracle_test"`` (optimistic; labelled so).
+        seed: base seed; fold seeds derive from it and the fold name.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` ...
+        cache: a :class:`Cache` for preprocessed clips and features; ``None`` recomputes them in every fold.
+        results_dir: folder for fold records, checkpoints and ``result.json``; a rerun with the same
+            configuration resumes where the last one stopped (``resume=False`` starts over).
+        on_epoch_end: ``hook(fold_name, epoch, record)`` called after each epoch (may raise to stop).
+        params: extra parameters recorded with the result (sweeps pass the grid point).
+
+    Returns:
+        A :class:`Result` (also written to ``results_dir/result.json``).
+    """
+    check_policy(policy)
+    _check_dataset(dataset)
+    cfg = train_cfg or TrainConfig()
+    if not isinstance(cfg, TrainConfig):
+        raise ValueError(f"run: `train_cfg` must be a merlib.eval.TrainConfig, got {type(cfg).__name__}")
+    if preprocess is not None and not isinstance(preprocess, Step):
+        preprocess = Step(preprocess)
+    folds = get_folds(protocol, dataset.clips)
+    identity = _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params)
+    rdir = _prepare_dir(results_dir, identity, resume)
+    jobs = _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params)
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    records = [run_fold(j, on_epoch_end=on_epoch_end, progress=progress)
+               for j in tqdm(jobs, desc=name or "folds", disable=not progress)]
+    result = _assemble(name or getattr(dataset, "name", "run"), dataset, records, policy, cfg, identity, params,
+                       time.perf_counter() - t0)
+    if rdir is not None:
+        result.save(rdir / "result.json")
+    return result
+
+
+def with_overrides(cfg: TrainConfig, **kw) -> TrainConfig:
+    """``cfg`` with some fields replaced (validated again)."""
+    return replace(cfg, **kw)

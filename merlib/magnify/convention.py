@@ -1,0 +1,63 @@
+"""The α convention of merlib — the one place where it is defined and converted.
+
+merlib's convention (used by every magnifier: Eulerian, phase-based, learned, Swin)
+----------------------------------------------------------------------------------
+A video is modelled as ``I(x, t) = f(x + δ(x, t))`` (Wu et al. 2012, "Eulerian video
+magnification"; Bai et al. 2021, Eq. 1). A magnifier with factor ``alpha`` returns::
+
+    Î(x, t) = f(x + (1 + alpha) · δ(x, t))
+
+so
+
+* ``alpha = 0`` returns the input unchanged (identity),
+* ``alpha = -1`` cancels the motion (every frame looks like the reference),
+* ``alpha = 9`` shows ten times the original displacement.
+
+The factor that multiplies the displacement is therefore ``1 + alpha``
+(:func:`displacement_gain`).
+
+Oh et al. 2018 ("Learning-based video motion magnification", ECCV) — and their
+official code, which multiplies the encoded shape difference by ``(amp - 1)`` and
+adds it back to the reference — call the *total* displacement gain the
+amplification factor: ``amp = 1 + alpha``. Their ``amp = 1`` is the identity.
+MMFRN (Complex & Intelligent Systems 2022) and AMAN (ICASSP 2022) quote Oh's factor.
+Convert only with :func:`to_oh_factor` and :func:`from_oh_factor`.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+__all__ = ["displacement_gain", "to_oh_factor", "from_oh_factor", "check_alpha", "CONVENTION"]
+
+#: One line naming the convention, for docstrings and result records.
+CONVENTION = "merlib alpha: output shows f(x + (1 + alpha)·δ); alpha=0 identity, alpha=-1 cancels; Oh et al.'s amp = 1 + alpha"
+
+
+def check_alpha(alpha, name: str = "alpha") -> float:
+    """Return ``alpha`` as a finite float, or raise ``ValueError`` naming the argument."""
+    if isinstance(alpha, bool) or not isinstance(alpha, Real):
+        try:  # 0-d tensors / numpy scalars
+            alpha = float(alpha)
+        except (TypeError, ValueError):
+            raise ValueError(f"`{name}` must be a real number (merlib convention: "
+                             f"output shows f(x + (1+{name})·δ)), got {alpha!r}") from None
+    alpha = float(alpha)
+    if not math.isfinite(alpha):
+        raise ValueError(f"`{name}` must be finite, got {alpha!r}")
+    return alpha
+
+
+def displacement_gain(alpha: float) -> float:
+    """Factor that multiplies the displacement under merlib's convention: ``1 + alpha``."""
+    return 1.0 + check_alpha(alpha)
+
+
+def to_oh_factor(alpha: float) -> float:
+    """merlib ``alpha`` -> Oh et al. 2018 amplification factor ``amp = alpha + 1``."""
+    return check_alpha(alpha) + 1.0
+
+
+def from_oh_factor(amp: float) -> float:
+    """Oh et al. 2018 amplification factor ``amp`` -> merlib ``alpha = amp - 1``."""
+    return check_alpha(amp, "amp") - 1.0

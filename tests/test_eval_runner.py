@@ -1,0 +1,162 @@
+"""merlib.eval.run: metrics from predictions, determinism, resume after a kill, policies, errors."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+import merlib.eval as E
+from merlib.eval.datasets import toy_dataset
+from merlib.eval.pipeline import intensity_amplify
+
+CFG = E.TrainConfig(epochs=4, batch_size=8, lr=0.05, size=None, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return toy_dataset(n_subjects=4, clips_per_subject=6, noise=0.35, seed=3)
+
+
+def _run(ds, **kw):
+    kw.setdefault("progress", False)
+    return E.run(E.linear_head, ds, "loso", kw.pop("cfg", CFG), **kw)
+
+
+def test_result_holds_every_prediction_and_consistent_metrics(ds, tmp_path):
+    res = _run(ds, results_dir=tmp_path / "r")
+    p = res.predictions
+    assert len(p) == len(ds) and sorted(p["index"]) == list(range(len(ds)))
+    assert (p["y_true"].to_numpy() == ds.clips["label"].to_numpy()[p["index"]]).all()
+    probs = p[[f"p{k}" for k in range(3)]].to_numpy()
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert (probs.argmax(1) == p["y_pred"].to_numpy()).all()
+    assert res.metrics["pooled_uf1"] == pytest.approx(f1_score(p["y_true"], p["y_pred"], average="macro",
+                                                               labels=[0, 1, 2], zero_division=0), abs=1e-12)
+    assert res.metrics["n_folds"] == 4 and len(res.folds) == 4
+    assert res.policy == "last" and not res.optimistic and (res.folds["selected_epoch"] == CFG.epochs - 1).all()
+    assert res.metrics["pooled_accuracy"] > 0.5  # the toy task is learnable
+    # the saved JSON round-trips
+    back = E.Result.load(tmp_path / "r" / "result.json")
+    assert back.metrics == pytest.approx(res.metrics)
+    pd.testing.assert_frame_equal(back.predictions, res.predictions, check_dtype=False)
+    assert json.load(open(tmp_path / "r" / "result.json"))["policy"] == "last"
+    assert "git_commit" in res.environment and res.timings["total_seconds"] > 0
+
+
+def test_reruns_are_identical_and_folds_independent(ds):
+    a = _run(ds)
+    b = _run(ds)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+    # a single fold run alone gives the same predictions as inside the full run
+    folds = E.loso(ds.clips)
+    c = E.run(E.linear_head, ds, folds[2:3], CFG, progress=False)
+    fa = a.predictions[a.predictions["fold"] == folds[2].name].reset_index(drop=True)
+    pd.testing.assert_frame_equal(c.predictions, fa)
+    d = _run(ds, seed=1)
+    assert not np.allclose(d.predictions["p0"], a.predictions["p0"])
+
+
+def test_resume_after_kill_mid_fold_gives_identical_numbers(ds, tmp_path):
+    ref = _run(ds, results_dir=tmp_path / "ref")
+    target = E.loso(ds.clips)[2].name
+    seen = []
+
+    def kill(fold, epoch, rec):
+        seen.append((fold, epoch))
+        if fold == target and epoch == 1:
+            raise E.RunInterrupted("simulated kill")
+
+    with pytest.raises(E.RunInterrupted):
+        _run(ds, results_dir=tmp_path / "run", on_epoch_end=kill)
+    assert (tmp_path / "run" / "checkpoints").exists()
+    assert len(list((tmp_path / "run" / "folds").glob("*.json"))) == 2  # two folds finished before the kill
+    seen.clear()
+    resumed = _run(ds, results_dir=tmp_path / "run", on_epoch_end=lambda *a: seen.append(a[:2]))
+    # finished folds were not retrained; the killed fold restarted at epoch 2
+    assert seen[0] == (target, 2)
+    assert not any(f in {n.name for n in E.loso(ds.clips)[:2]} for f, _ in seen)
+    pd.testing.assert_frame_equal(resumed.predictions, ref.predictions)
+    assert resumed.metrics == ref.metrics
+    rec = json.load(open(tmp_path / "run" / "folds" / f"{target}.json"))
+    assert rec["resumed_from_epoch"] == 2
+    assert not list((tmp_path / "run" / "checkpoints").glob("*.pt"))
+
+
+def test_changed_configuration_refuses_to_resume(ds, tmp_path):
+    cfg = E.TrainConfig(epochs=1, batch_size=8, size=None, num_threads=1)
+    _run(ds, cfg=cfg, results_dir=tmp_path)
+    with pytest.raises(ValueError, match="different run"):
+        _run(ds, cfg=E.TrainConfig(epochs=2, batch_size=8, size=None, num_threads=1), results_dir=tmp_path)
+    _run(ds, cfg=E.TrainConfig(epochs=2, batch_size=8, size=None, num_threads=1), results_dir=tmp_path, resume=False)
+
+
+def test_policies_are_recorded_and_oracle_is_labelled_optimistic(ds):
+    cfg = E.TrainConfig(epochs=5, batch_size=8, lr=0.05, size=None, num_threads=1, selection_metric="accuracy")
+    last = _run(ds, cfg=cfg)
+    oracle = _run(ds, cfg=cfg, policy="oracle_test")
+    inner = _run(ds, cfg=cfg, policy="inner_val")
+    assert oracle.optimistic and "OPTIMISTIC" in oracle.label
+    assert oracle.table()["optimistic"].item() and "OPTIMISTIC" in oracle.table().index[0]
+    assert not inner.optimistic and "OPTIMISTIC" not in inner.label
+    # oracle picks, per test subject, the best epoch on that subject: never worse than the last epoch
+    for f in last.folds["fold"]:
+        assert oracle.folds.set_index("fold").loc[f, "accuracy"] >= last.folds.set_index("fold").loc[f, "accuracy"] - 1e-12
+    assert oracle.metrics["fold_mean_accuracy"] >= last.metrics["fold_mean_accuracy"]
+    assert (inner.folds["n_val"] > 0).all() and (last.folds["n_val"] == 0).all()
+    assert set(inner.folds["selected_epoch"]) <= set(range(cfg.epochs))
+
+
+def test_frames_preprocess_and_backbone(ds, tmp_path):
+    torch.manual_seed(0)
+    backbone = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
+                                   torch.nn.Flatten())
+    cache = E.Cache(tmp_path)
+    step = E.Step(intensity_amplify, "1", {"alpha": 2.0})
+    res = E.run(E.mlp_head, ds, "loso", E.TrainConfig(epochs=2, size=8, frames=3, num_threads=1),
+                preprocess=step, backbone=backbone, cache=cache, progress=False)
+    assert cache.misses == 2 * len(ds) and cache.hits >= len(ds) * 3  # each clip computed once, reused by folds
+    assert res.config["identity"]["backbone"] == E.module_digest(backbone)
+    no_cache = E.run(E.mlp_head, ds, "loso", E.TrainConfig(epochs=2, size=8, frames=3, num_threads=1),
+                     preprocess=step, backbone=backbone, progress=False)
+    pd.testing.assert_frame_equal(res.predictions, no_cache.predictions)
+
+
+def test_cross_dataset_with_concat(ds):
+    other = toy_dataset(n_subjects=2, clips_per_subject=6, noise=0.35, seed=9, name="toy2")
+    both = E.concat_datasets(ds, other)
+    folds = E.cross_dataset(ds.clips, other.clips)
+    res = E.run(E.linear_head, both, folds, CFG, progress=False)
+    assert set(res.predictions["dataset"]) == {"toy2"} and len(res.predictions) == len(other)
+    per = res.per_dataset()
+    assert "toy2" in per.index and per.loc["all", "pooled_uf1"] == pytest.approx(res.metrics["pooled_uf1"])
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(policy="best_test"), "policy"),
+    (dict(cfg="fast"), "TrainConfig"),
+    (dict(protocol="kfold"), "protocol"),
+])
+def test_bad_arguments_are_named(ds, kw, match):
+    protocol = kw.pop("protocol", "loso")
+    cfg = kw.pop("cfg", CFG)
+    with pytest.raises(ValueError, match=match):
+        E.run(E.linear_head, ds, protocol, cfg, progress=False, **kw)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(epochs=0), "epochs"), (dict(optimizer="lbfgs"), "optimizer"), (dict(selection_metric="auc"), "selection"),
+    (dict(amp="yes"), "amp"), (dict(lr=-1), "lr"),
+])
+def test_train_config_validation(kw, match):
+    with pytest.raises(ValueError, match=match):
+        E.TrainConfig(**kw)
+
+
+def test_dataset_without_frames_is_rejected():
+    class NoFrames:
+        clips = pd.DataFrame({"subject": ["a", "b"], "label": [0, 1]})
+        num_classes = 2
+    with pytest.raises(ValueError, match="frames"):
+        E.run(E.linear_head, NoFrames(), "loso", CFG, progress=False)

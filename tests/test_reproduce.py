@@ -1,0 +1,64 @@
+"""`python -m merlib reproduce` on tiny notebooks written by the tests."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from merlib.reproduce import find_notebooks
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'import os\nQUICK = os.environ.get("MERLIB_QUICK") == "1"\nSEED = 0\nRESULTS_PATH = None\nX = 2'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture()
+def nbdir(tmp_path):
+    d = tmp_path / "nbs"
+    d.mkdir()
+    _notebook(d / "01_good.ipynb",
+              "import merlib\nmerlib.save_results(RESULTS_PATH, metrics={'x_squared': X * X, 'quick': QUICK, 'seed': SEED})")
+    _notebook(d / "02_bad.ipynb", "y = 1\nraise RuntimeError('boom from cell')")
+    return d
+
+
+def test_find_notebooks_by_stem_prefix_and_errors(nbdir):
+    assert [p.stem for p in find_notebooks(None, nbdir)] == ["01_good", "02_bad"]
+    assert find_notebooks(["01"], nbdir)[0].stem == "01_good"
+    assert find_notebooks(["02_bad"], nbdir)[0].stem == "02_bad"
+    with pytest.raises(FileNotFoundError, match="matches no notebook"):
+        find_notebooks(["99"], nbdir)
+    with pytest.raises(FileNotFoundError, match="ambiguous"):
+        find_notebooks(["0"], nbdir)
+
+
+@pytest.mark.slow
+def test_reproduce_runs_all_reports_failing_cell_and_exits_nonzero(nbdir, tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "merlib", "reproduce", "--notebook-dir", str(nbdir), "--quick",
+         "--out", str(out), "-p", "X", "7", "-p", "SEED", "3", "--no-progress"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    good = json.loads((out / "01_good.json").read_text())
+    assert good["status"] == "ok"
+    assert good["metrics"] == {"x_squared": 49, "quick": True, "seed": 3}   # computed in the kernel
+    assert good["parameters"]["X"] == 7 and good["quick"] is True
+    for key in ("git_commit", "packages", "device", "wall_time_s", "environment"):
+        assert key in good
+    assert (out / "01_good.ipynb").exists()
+    bad = json.loads((out / "02_bad.json").read_text())
+    assert bad["status"] == "failed"
+    assert bad["error"]["cell_index"] == 3          # md, parameters, injected-parameters, failing cell
+    assert bad["error"]["ename"] == "RuntimeError" and "boom" in bad["error"]["evalue"]
+    assert "02_bad" in proc.stderr and "cell 3" in proc.stderr
+    assert "01_good" in proc.stdout and "x_squared=49" in proc.stdout  # summary table
