@@ -1,13 +1,11 @@
 """load_dataset on tiny CASME II / SAMM / SMIC-HS / MEGC2019 copies written into tmp_path."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from merlib.data import CLIP_COLUMNS, DatasetError, MERDataset, load_dataset, load_manifest, list_manifests
-from test_data_layouts import (CASME2_CLIPS, SAMM_CLIPS, SMIC_CLIPS, write_casme2, write_megc_csv, write_samm,
-                               write_smic)
+from merlib.data import CLIP_COLUMNS, MERDataset, load_dataset, load_manifest, list_manifests
+from test_data_layouts import CASME2_CLIPS, SMIC_CLIPS, write_casme2, write_megc_csv, write_samm, write_smic
 
 
 # ---------------------------------------------------------------------------------------------

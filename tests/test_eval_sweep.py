@@ -70,6 +70,7 @@ def test_process_pool_matches_serial(ds, serial, tmp_path):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_executor_matches_serial(ds, serial, tmp_path):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)

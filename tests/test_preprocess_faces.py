@@ -33,6 +33,8 @@ def _tensor(img):
 def test_detect_face_and_68_landmarks(astronaut):
     boxes = faces.detect_faces(astronaut)
     assert boxes.shape[1] == 5 and len(boxes) >= 1
+    fast = faces.detect_faces(astronaut, upsample=0)                 # the 90 px face needs no upsampling
+    assert len(fast) >= 1 and np.abs(fast[0, :4] - boxes[0, :4]).max() < 30
     x0, y0, x1, y1, _ = boxes[0]
     lm = faces.detect_landmarks(_tensor(astronaut))
     assert lm.shape == (68, 2)

@@ -192,3 +192,22 @@ def test_argument_errors_are_value_errors():
         fr.tim_interpolate(torch.zeros(3, 1, 4, 4), 0)
     with pytest.raises(ValueError, match="method must be"):
         fr.estimate_apex(torch.zeros(3, 1, 4, 4), method="max")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_same_results_on_cuda():
+    from merlib.data import faces
+
+    clip = _rand_clip(t=9, h=24, w=24)
+    gpu = clip.cuda()
+    torch.testing.assert_close(fr.tim_interpolate(gpu, 16).cpu(), fr.tim_interpolate(clip, 16), atol=1e-5, rtol=0)
+    torch.testing.assert_close(fr.ssim_to_first(gpu).cpu(), fr.ssim_to_first(clip), atol=1e-5, rtol=0)
+    torch.testing.assert_close(fr.sliding_windows(gpu, 4).cpu(), fr.sliding_windows(clip, 4))
+    assert fr.estimate_apex(gpu) == fr.estimate_apex(clip)
+    lm = np.stack([np.linspace(4, 20, 68), np.linspace(5, 18, 68)], axis=1)
+    al = faces.estimate_alignment(lm, size=16)
+    torch.testing.assert_close(faces.apply_alignment(gpu, al).cpu(), faces.apply_alignment(clip, al), atol=1e-5,
+                               rtol=0)
+    torch.testing.assert_close(faces.landmark_patches(gpu, lm).cpu(), faces.landmark_patches(clip, lm), atol=1e-5,
+                               rtol=0)

@@ -262,21 +262,17 @@ def _fill_apex(files: dict[int, Path], onset: int, offset: int, method: str) -> 
 
     numbers = list(range(onset, offset + 1))
     if len(numbers) <= 2:
-        return numbers[len(numbers) // 2]
-    clip = torch.stack([_resize(read_image(files[n], 1)[None], _small_size(files[n]))[0] for n in numbers])
-    return onset + int(estimate_apex(clip))
-
-
-def _small_size(path: Path) -> tuple[int, int]:
-    """A size of about 64 px on the short side, keeping the aspect ratio (fast apex estimation)."""
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise DatasetError("cannot decode the image file (corrupt or not an image)", path=path)
-    h, w = img.shape
-    s = 64 / min(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
+        return numbers[-1]
+    # greyscale at about 64 px on the short side: enough for frame differences, and fast
+    images, size = [], None
+    for n in numbers:
+        img = read_image(files[n], 1)
+        if size is None:
+            h, w = img.shape[-2:]
+            s = min(1.0, 64 / min(h, w))
+            size = (max(1, round(h * s)), max(1, round(w * s)))
+        images.append(_resize(img[None], size)[0])
+    return onset + int(estimate_apex(torch.stack(images)))
 
 
 def _process(name: str, raw: pd.DataFrame, manifest: dict, sink: _Sink, *, fix_quirks: bool,
@@ -290,9 +286,8 @@ def _process(name: str, raw: pd.DataFrame, manifest: dict, sink: _Sink, *, fix_q
         exclude = set(class_map.get("exclude") or [])
     known = set(manifest["annotation"].get("emotions") or [])
     for _, r in raw.iterrows():
-        where, folder = r["row"], Path(r["folder"])
-        src = where.split(" ", 1)
-        err_kw = {"path": folder} if src[0] == "folder" else {"path": src[0], "row": src[1]}
+        folder = Path(r["folder"])
+        err_kw = {"path": r["source"], "row": r["row"]}
         label_name = r["emotion"]
         if class_map is not None:
             if label_name in exclude:
@@ -464,7 +459,7 @@ def load_dataset(name: str, root: str | Path | None = None, classes: str = "5cla
         DatasetError: the copy on disk does not match its manifest (the message names the file
             or annotation row).
     """
-    manifest = load_manifest(name) if isinstance(name, str) else load_manifest(name)
+    manifest = load_manifest(name)
     if missing_apex not in ("estimate", "middle"):
         raise ValueError(f"missing_apex must be 'estimate' or 'middle', got {missing_apex!r}")
     if channels not in (None, 1, 3):
@@ -582,10 +577,10 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def _compare(report: VerifyReport, what: str, found, expected) -> None:
-    report.counts[what] = f"{found} (manifest: {expected})" if expected is not None else found
+def _compare(report: VerifyReport, what: str, found, expected, source: str = "manifest") -> None:
+    report.counts[what] = f"{found} ({source}: {expected})" if expected is not None else found
     if expected is not None and found != expected:
-        report.problems.append(f"{what}: found {found}, the manifest expects {expected}")
+        report.problems.append(f"{what}: found {found}, the {source} expects {expected}")
 
 
 def verify_dataset(name: str, root: str | Path | None, *, read_frames: bool = True, classes: str = "5class",
@@ -625,8 +620,9 @@ def verify_dataset(name: str, root: str | Path | None, *, read_frames: bool = Tr
             if meta:
                 report.notes.append(f"synthetic preset {meta.get('preset')!r}, seed {meta.get('seed')}, "
                                     f"generator {meta.get('generator_version')}")
-                _compare(report, "annotation rows", len(raw), meta.get("n_clips"))
-                _compare(report, "subjects", int(raw["subject_number"].nunique()), meta.get("n_subjects"))
+                _compare(report, "annotation rows", len(raw), meta.get("n_clips"), "generator record")
+                _compare(report, "subjects", int(raw["subject_number"].nunique()), meta.get("n_subjects"),
+                         "generator record")
             elif manifest["clips"].get("annotation_rows") is not None and licensed:
                 _compare(report, "annotation rows", len(raw), manifest["clips"]["annotation_rows"])
             else:
@@ -656,8 +652,10 @@ def verify_dataset(name: str, root: str | Path | None, *, read_frames: bool = Tr
             if meta and classes == "5class" and isinstance(meta.get("class_counts"), dict):
                 expected = {k: int(v) for k, v in meta["class_counts"].items()}
             counts = Counter(clips["label_name"])
+            source = "generator record" if meta else "manifest"
             for c in class_map["names"]:
-                _compare(report, f"class {c}", int(counts.get(c, 0)), None if not expected else expected.get(c))
+                _compare(report, f"class {c}", int(counts.get(c, 0)), None if not expected else expected.get(c),
+                         source)
             fixed = clips[clips["fixes"] != ""]
             for _, r in fixed.iterrows():
                 report.notes.append(f"{r['subject']}/{r['clip']}: quirk fixed: {r['fixes']}")

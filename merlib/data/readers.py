@@ -4,7 +4,9 @@ Each reader turns one dataset's annotation (a coding sheet, or folder names for 
 into a *raw* table with one row per clip and these columns:
 
     subject_number (int), clip (str), onset, apex, offset (int, apex may be missing: -1),
-    emotion (str, lower case), action_units (str), folder (Path), row (str: where the row came from)
+    emotion (str, lower case), action_units (str), folder (Path),
+    source (the annotation file, or the clip folder for SMIC-HS), row (``"row 17"`` in spreadsheet
+    numbering, or ``None``)
 
 Nothing here maps labels or fixes quirks: :mod:`merlib.data.datasets` does that, with the
 manifest as its rule book. The synthetic dataset is written in CASME II's layout and read
@@ -36,7 +38,7 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 RAW_COLUMNS = ["subject_number", "clip", "onset", "apex", "offset", "emotion", "action_units",
-               "folder", "row"]
+               "folder", "source", "row"]
 _FRAME_NUMBER = re.compile(r"(\d+)\D*$")
 _MISSING_TOKENS = {"", "/", "-", "nan", "none", "n/a", "na", "-1"}
 
@@ -212,14 +214,15 @@ def _read_coded(root: Path, manifest: dict, frames_root: Path, *, header_search:
             "emotion": emotion,
             "action_units": aus,
             "folder": frames_root / clip_pattern.format(subject=subject, clip=clip, emotion=emotion),
-            "row": f"{sheet.name} {where}",
+            "source": str(sheet),
+            "row": where,
         })
     out = pd.DataFrame(rows, columns=RAW_COLUMNS)
     dup = out.duplicated(subset=["subject_number", "clip"], keep="first")
     if dup.any():
         first = out[dup].iloc[0]
         raise DatasetError(f"clip {first['clip']!r} of subject {first['subject_number']} is listed twice",
-                           path=sheet, row=first["row"].split(" ", 1)[1])
+                           path=sheet, row=first["row"])
     return out
 
 
@@ -266,7 +269,7 @@ def scan_smic_hs(root: Path, manifest: dict) -> pd.DataFrame:
                 rows.append({
                     "subject_number": subject, "clip": cdir.name, "onset": numbers[0], "apex": -1,
                     "offset": numbers[-1], "emotion": emotion, "action_units": "", "folder": cdir,
-                    "row": f"folder {cdir.relative_to(frames_root)}",
+                    "source": str(cdir), "row": None,
                 })
     return pd.DataFrame(rows, columns=RAW_COLUMNS)
 

@@ -113,7 +113,7 @@ def magnify(frames: torch.Tensor, alpha: float, method: str = "eulerian", mode: 
             out = magnify_phase(xw, alpha, ref_index, temporal, chunk_size, **options)
     if clamp:
         out = out.clamp(0.0, 1.0)
-    out = out.to(device=frames.device, dtype=frames.dtype)
+    out = out.to(device=x.device, dtype=x.dtype)
     return out if batched else out[0]
 
 

@@ -71,6 +71,8 @@ class Bai2021(nn.Module):
     Input ``(B, N, C, H, W)`` float in [0, 1] (segments of N frames) → logits ``(B, num_classes)``.
     """
 
+    takes_segments = True  # inputs are (B, N, C, H, W); read by merlib.models.gradcam
+
     def __init__(self, backbone: _backbones.Backbone | str = "vggface2_resnet50", hidden: int = 128,
                  num_classes: int = 3, freeze_until=None, num_layers: int = 1, dropout: float = 0.5,
                  device=None, backbone_kwargs: dict | None = None):

@@ -69,8 +69,8 @@ def grad_cam(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor 
         model: maps ``inputs`` to logits ``(B, K)``: a sequence model such as
             :class:`~merlib.models.bai2021.Bai2021` (inputs ``(B, N, C, H, W)``) or an image classifier
             (inputs ``(B, C, H, W)``).
-        inputs: float frames in [0, 1]; a single segment may be given as ``(N, C, H, W)`` — it is then
-            treated as ``(1, N, C, H, W)`` (only when ``model`` has a ``backbone``, i.e. is a sequence model).
+        inputs: float frames in [0, 1]; for a sequence model (one with ``takes_segments = True``, such as
+            ``Bai2021``) a single segment may be given as ``(N, C, H, W)``, read as ``(1, N, C, H, W)``.
         target: the class to explain, an int or a ``(B,)`` tensor; ``None`` takes each sample's predicted class.
         layer: see :func:`resolve_layer`; must output ``(M, K, h, w)`` maps (M = B·N for sequence models).
         normalize: ``"frame"`` (each map min-max scaled to [0, 1]), ``"segment"`` (one scale for all maps,
@@ -85,7 +85,7 @@ def grad_cam(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor 
         raise ValueError(f"grad_cam: `normalize` must be 'frame', 'segment' or 'none', got {normalize!r}")
     if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
         raise ValueError("grad_cam: `inputs` must be a float tensor of frames in [0, 1]")
-    if inputs.ndim == 4 and hasattr(model, "backbone"):
+    if inputs.ndim == 4 and getattr(model, "takes_segments", False):
         inputs = inputs.unsqueeze(0)
     if inputs.ndim not in (4, 5):
         raise ValueError(f"grad_cam: `inputs` must be (B, N, C, H, W), (N, C, H, W) or (B, C, H, W), "

@@ -11,7 +11,7 @@ overrides give the same specs on every machine.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -73,7 +73,7 @@ PRESETS: dict[str, SyntheticConfig] = {
         fps=200.0, size=(128, 128), duration_s=(0.04, 0.25), supersample=2),
     "casme2": SyntheticConfig(
         name="casme2", n_subjects=26, class_counts=dict(CASME2_CLASS_COUNTS), fps=200.0, size=(128, 128),
-        duration_s=(1 / 25, 1 / 2), supersample=3),
+        duration_s=(1 / 25, 1 / 2), supersample=2),
 }
 
 
