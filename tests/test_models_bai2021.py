@@ -31,6 +31,17 @@ def test_bilstm_reads_the_frame_order():
         assert not torch.allclose(model(segments), model(segments.flip(1)))
 
 
+def test_fc_only_ablation_has_only_the_classifier_trainable_and_ignores_order():
+    torch.manual_seed(0)
+    model = Bai2021("small_cnn", temporal="mean", freeze_until=True, num_classes=3, device="cpu").eval()
+    assert model.lstm is None
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == {"classifier.weight", "classifier.bias"}
+    segments = torch.rand(2, 4, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(segments), model(segments.flip(1)))
+        torch.testing.assert_close(model(segments), model.classifier(model.backbone(segments).mean(1)))
+
+
 def test_paper_freeze_point_through_the_model():
     model = Bai2021("resnet50", hidden=8, freeze_until=PAPER_SETTINGS["freeze_until"], device="cpu",
                     backbone_kwargs={"pretrained": False})
@@ -107,6 +118,8 @@ def test_bad_inputs_raise_named_errors():
     model = Bai2021("small_cnn", hidden=4, device="cpu")
     with pytest.raises(ValueError, match=r"\(B, N, C, H, W\)"):
         model(torch.rand(2, 3, 16, 16))
+    with pytest.raises(ValueError, match="temporal"):
+        Bai2021("small_cnn", temporal="gru")
     with pytest.raises(ValueError, match="hidden"):
         Bai2021("small_cnn", hidden=0)
     with pytest.raises(ValueError, match="backbone"):

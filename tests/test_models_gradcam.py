@@ -161,3 +161,17 @@ def test_bad_arguments():
         grad_cam(model, segment, layer=model.lstm)
     with pytest.raises(ValueError, match="not part of"):
         grad_cam(model, segment, layer=nn.Conv2d(3, 3, 1))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_step_and_grad_cam_with_cudnn_lstm():
+    torch.manual_seed(0)
+    model = Bai2021("fer_minixception", hidden=8, num_classes=3, freeze_until=3, device="cuda")
+    segments = torch.rand(2, 4, 3, 64, 64, device="cuda")
+    loss = F.cross_entropy(model(segments), torch.tensor([0, 2], device="cuda"))
+    loss.backward()
+    maps = grad_cam(model.eval(), segments[0], target=1, layer="B3")
+    assert maps.device.type == "cuda" and maps.shape == (4, 64, 64)
+    torch.testing.assert_close(maps.cpu(), grad_cam(model.cpu(), segments[0].cpu(), target=1, layer="B3"),
+                               rtol=1e-3, atol=1e-3)

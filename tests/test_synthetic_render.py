@@ -87,19 +87,26 @@ def test_integer_shift_is_exact(specs):
 
 
 @pytest.mark.parametrize("shift", [(0.3, 0.0), (-0.45, 0.25), (0.125, -0.7)])
-def test_subpixel_shift_matches_phase_correlation(specs, shift):
-    """A rigid sub-pixel motion is rendered exactly: scikit-image measures the true shift."""
-    from skimage.filters import window
+def test_subpixel_shift_is_measured_exactly(specs, shift):
+    """A rigid sub-pixel motion is rendered exactly: scipy's spline shift + least squares and
+    scikit-image's phase correlation both recover it."""
+    from scipy import ndimage, optimize
     from skimage.registration import phase_cross_correlation
 
     spec = _shifted(specs[2], shift, (96, 96))
     frames, _ = syn.render_clip(spec, device=CPU)
-    win = window("hann", (96, 96))
-    g0 = frames[0].mean(0).numpy() * win
-    g1 = frames[1].mean(0).numpy() * win
-    measured, _, _ = phase_cross_correlation(g1, g0, upsample_factor=200, normalization=None)
-    # skimage returns (row, col) = (y, x): the shift that registers frame 0 onto frame 1.
-    np.testing.assert_allclose(measured[::-1], shift, atol=0.04)
+    g0 = frames[0].mean(0).double().numpy()
+    g1 = frames[1].mean(0).double().numpy()
+    inner = (slice(6, -6), slice(6, -6))
+
+    def loss(s):  # s = (x, y); ndimage.shift takes (rows, cols)
+        return ((ndimage.shift(g0, (s[1], s[0]), order=3, mode="nearest") - g1)[inner] ** 2).mean()
+
+    fit = optimize.minimize(loss, x0=np.zeros(2), method="Nelder-Mead",
+                            options={"xatol": 1e-4, "fatol": 1e-12})
+    np.testing.assert_allclose(fit.x, shift, atol=0.01)
+    measured, _, _ = phase_cross_correlation(g1, g0, upsample_factor=100, normalization=None)
+    np.testing.assert_allclose(measured[::-1], shift, atol=0.06)  # its own bias on windowless images
 
 
 def test_flow_warps_onset_to_every_frame(specs):
@@ -120,7 +127,8 @@ def test_flow_warps_onset_to_every_frame(specs):
 
 def test_flow_convention_with_head_motion(specs):
     """With head motion and rotation: frame_t(x) = neutral_t(x - flow_t(x)), neutral = alpha -1."""
-    spec = dataclasses.replace(next(s for s in specs if s.label == "surprise"), size=(96, 96))
+    # 128 px: the warp's own bicubic interpolation error shrinks as the face gets smoother per pixel.
+    spec = dataclasses.replace(next(s for s in specs if s.label == "surprise"), size=(128, 128))
     spec = dataclasses.replace(spec, nuisance=dataclasses.replace(
         spec.nuisance, drift=[0.3, -0.2], rot0=0.01, rot_rate=0.3, noise_sigma=0.0, blink_t=None,
         flicker_amp=0.0))
@@ -132,7 +140,7 @@ def test_flow_convention_with_head_motion(specs):
     inner = (slice(None), slice(4, -4), slice(4, -4))
     moved = (frames[apex] - neutral[apex])[inner].abs().mean()
     err = (_warp(neutral[apex], flow[apex]) - frames[apex])[inner].abs().mean()
-    assert moved > 1e-3 and err < 0.25 * moved
+    assert moved > 3e-4 and err < 0.25 * moved, (moved, err)
 
 
 def test_render_magnified_alpha_zero_is_the_clip_and_motion_scales(specs):

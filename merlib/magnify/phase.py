@@ -79,8 +79,15 @@ def amplitude_weighted_blur(phase: torch.Tensor, amplitude: torch.Tensor, sigma:
 def _modify_band(pyr, out_spec, j, c, dphi, alpha, sigma, attenuate):
     if sigma > 0:
         dphi = amplitude_weighted_blur(dphi, c.abs(), sigma)
-    add = phase_gain(dphi, alpha, attenuate)
-    pyr.add_band(out_spec, j, c * torch.polar(torch.ones_like(add), add))
+    add = phase_gain(dphi, alpha, attenuate) if attenuate else dphi.mul_(alpha)
+    pyr.add_band(out_spec, j, torch.polar(torch.ones_like(add), add).mul_(c))
+
+
+def _frames(index: list[int]):
+    """A slice when ``index`` is a contiguous run (a view, no copy), else an index tensor."""
+    if all(b == a + 1 for a, b in zip(index, index[1:])):
+        return slice(index[0], index[-1] + 1)
+    return index
 
 
 def magnify_phase(x: torch.Tensor, alpha: float, ref_index: list[int] | None = None, temporal=None,
@@ -124,13 +131,14 @@ def _static(pyr, planes, ref_index, alpha, sigma, attenuate):
         return out
     needed = sorted(set(targets) | {ref_index[i] for i in targets})
     pos = {f: k for k, f in enumerate(needed)}
-    tgt = torch.tensor([pos[i] for i in targets], device=planes.device)
-    ref = torch.tensor([pos[ref_index[i]] for i in targets], device=planes.device)
+    tgt = _frames([pos[i] for i in targets])
+    refs = [pos[ref_index[i]] for i in targets]
+    ref = slice(refs[0], refs[0] + 1) if len(set(refs)) == 1 else _frames(refs)  # static: one frame, broadcast
     spec = pyr.spectrum(planes[:, needed])
-    out_spec = spec.index_select(1, tgt) * pyr.residual_mask
+    out_spec = spec[:, tgt] * pyr.residual_cmask
     for j in range(pyr.n_bands):
         coeffs = pyr.band(spec, j)
-        ct, cr = coeffs.index_select(1, tgt), coeffs.index_select(1, ref)
+        ct, cr = coeffs[:, tgt], coeffs[:, ref]
         dphi = torch.angle(ct * cr.conj())
         _modify_band(pyr, out_spec, j, ct, dphi, alpha, sigma, attenuate)
     out[:, targets] = pyr.to_image(out_spec)
@@ -146,7 +154,7 @@ def _temporal(pyr, planes, temporal, chunk_size, alpha, sigma, attenuate):
     states = [dict() for _ in range(pyr.n_bands)]
     for s in range(0, t, step):
         spec = pyr.spectrum(planes[:, s:s + step])
-        out_spec = spec * pyr.residual_mask
+        out_spec = spec * pyr.residual_cmask
         for j in range(pyr.n_bands):
             coeffs = pyr.band(spec, j)
             dphi = torch.angle(coeffs * ref_conj[j])

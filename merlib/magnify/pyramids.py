@@ -62,16 +62,28 @@ def laplacian_wavelengths(levels: int) -> list[float]:
     return [2.0 ** (l + 1.5) for l in range(levels + 1)]
 
 
-def _binomial_kernel(dtype, device) -> torch.Tensor:
-    k = torch.tensor(_BINOMIAL5, dtype=dtype, device=device)
-    return k / k.sum()
+_TAPS = tuple(v / sum(_BINOMIAL5) for v in _BINOMIAL5)  # [1, 4, 6, 4, 1] / 16
+_TAPS_UP = tuple(2.0 * v for v in _TAPS)
 
 
-def _sep_conv(x: torch.Tensor, k: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    """Separable 5-tap filtering of ``x`` (N, 1, H, W) with reflect padding."""
+def _sep_conv(x: torch.Tensor, taps: tuple, stride: int = 1) -> torch.Tensor:
+    """Separable 5-tap filtering of ``x`` (N, 1, H, W) with reflect padding, then subsampling by ``stride``.
+
+    Written as five shifted, weighted slices per axis rather than ``conv2d``: for a 5-tap
+    filter on one channel this is several times faster on CPU (no im2col / oneDNN set-up).
+    """
     x = F.pad(x, (2, 2, 2, 2), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, 5), stride=(1, stride))
-    return F.conv2d(x, k.view(1, 1, 5, 1), stride=(stride, 1))
+    h, w = x.shape[-2] - 4, x.shape[-1] - 4
+    ow = (w - 1) // stride + 1
+    oh = (h - 1) // stride + 1
+    span_w, span_h = (ow - 1) * stride + 1, (oh - 1) * stride + 1
+    y = x[..., :, 0:span_w:stride] * taps[0]
+    for i in range(1, 5):
+        y = y.add_(x[..., :, i:i + span_w:stride], alpha=taps[i])
+    out = y[..., 0:span_h:stride, :] * taps[0]
+    for i in range(1, 5):
+        out = out.add_(y[..., i:i + span_h:stride, :], alpha=taps[i])
+    return out
 
 
 class LaplacianPyramid:
@@ -90,7 +102,7 @@ class LaplacianPyramid:
     @staticmethod
     def down(x: torch.Tensor) -> torch.Tensor:
         """Blur and subsample by 2: ``(N, 1, H, W) -> (N, 1, ceil(H/2), ceil(W/2))``."""
-        return _sep_conv(x, _binomial_kernel(x.dtype, x.device), stride=2)
+        return _sep_conv(x, _TAPS, stride=2)
 
     @staticmethod
     def up(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -98,7 +110,7 @@ class LaplacianPyramid:
         n, c, h, w = x.shape
         out = x.new_zeros(n, c, size[0], size[1])
         out[..., ::2, ::2] = x[..., : (size[0] + 1) // 2, : (size[1] + 1) // 2]
-        return _sep_conv(out, 2.0 * _binomial_kernel(x.dtype, x.device))
+        return _sep_conv(out, _TAPS_UP)
 
     def decompose(self, x: torch.Tensor) -> list[torch.Tensor]:
         lead, (h, w) = x.shape[:-2], x.shape[-2:]
@@ -134,8 +146,13 @@ def _log_raised_cosine_lowpass(rad: torch.Tensor, r_edge: float, twidth: float) 
 @dataclass
 class _Band:
     filters: torch.Tensor  # (K, h, w) real, cropped to the band's support (natural FFT layout)
+    cfilters: torch.Tensor  # the same as complex (saves a real->complex promotion per call)
     rows: torch.Tensor | None  # indices into the full spectrum's rows (None: all)
     cols: torch.Tensor | None
+
+
+def _complex(dtype):
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
 class SteerablePyramid:
@@ -207,8 +224,10 @@ class SteerablePyramid:
             if cols is not None:
                 filt = filt[:, :, cols]
             to_dev = lambda i: None if i is None else i.to(self.device)  # noqa: E731
-            self.bands.append(_Band(filt.to(device=self.device, dtype=dtype).contiguous(), to_dev(rows), to_dev(cols)))
+            filt = filt.to(device=self.device, dtype=dtype).contiguous()
+            self.bands.append(_Band(filt, filt.to(_complex(dtype)), to_dev(rows), to_dev(cols)))
         self.residual_mask = (hi0**2 + lo**2).to(device=self.device, dtype=dtype)  # what passes through
+        self.residual_cmask = self.residual_mask.to(_complex(dtype))
         self.hi0 = hi0.to(device=self.device, dtype=dtype)
         self.lo = lo.to(device=self.device, dtype=dtype)
         self.band_shapes = [tuple(b.filters.shape[-2:]) for b in self.bands]
@@ -235,12 +254,12 @@ class SteerablePyramid:
             sub = sub.index_select(-2, b.rows)
         if b.cols is not None:
             sub = sub.index_select(-1, b.cols)
-        return torch.fft.ifft2(sub.unsqueeze(-3) * b.filters)
+        return torch.fft.ifft2(sub.unsqueeze(-3) * b.cfilters)
 
     def add_band(self, out_spec: torch.Tensor, j: int, coeffs: torch.Tensor) -> None:
         """Accumulate ``2 · Σ_k filter_jk · FFT(coeffs_k)`` into ``out_spec`` (in place)."""
         b = self.bands[j]
-        contrib = (torch.fft.fft2(coeffs) * b.filters).sum(dim=-3).mul_(2.0)
+        contrib = (torch.fft.fft2(coeffs).mul_(b.cfilters)).sum(dim=-3).mul_(2.0)
         if b.rows is None and b.cols is None:
             out_spec += contrib
             return

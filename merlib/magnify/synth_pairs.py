@@ -296,17 +296,32 @@ class PairGenerator:
         return inside.float()
 
     def _render(self, layers, gain_factor: float) -> torch.Tensor:
-        """Render all layers at displacement ``gain_factor·δ``; returns (3, S, S) in [0, 1]."""
+        """Render all layers at displacement ``gain_factor·δ``; returns (3, S, S) in [0, 1].
+
+        Foreground layers are evaluated only inside their (displaced) bounding box.
+        """
         c = self.config
         y, x = self._grid()
+        n = y.shape[0]
         img = None
         for layer in layers:
-            ly = y - gain_factor * layer.motion[0]
-            lx = x - gain_factor * layer.motion[1]
+            oy, ox = gain_factor * layer.motion[0], gain_factor * layer.motion[1]
+            if layer.shape == "plane":
+                sl = (slice(0, n), slice(0, n))
+            else:
+                r = max(layer.radii) + 1.0
+                lo_y = max(0, int(math.floor((layer.center[0] + oy - r + 0.5) * c.supersample)))
+                hi_y = min(n, int(math.ceil((layer.center[0] + oy + r + 0.5) * c.supersample)))
+                lo_x = max(0, int(math.floor((layer.center[1] + ox - r + 0.5) * c.supersample)))
+                hi_x = min(n, int(math.ceil((layer.center[1] + ox + r + 0.5) * c.supersample)))
+                if hi_y <= lo_y or hi_x <= lo_x:
+                    continue
+                sl = (slice(lo_y, hi_y), slice(lo_x, hi_x))
+            ly, lx = y[sl] - oy, x[sl] - ox
             tex = layer.texture
             h, w = tex.shape[1:]
-            ty = (ly * layer.tex_scale + layer.tex_offset[0]) % (2 * h)  # reflection handles the rest
-            tx = (lx * layer.tex_scale + layer.tex_offset[1]) % (2 * w)
+            ty = ly * layer.tex_scale + layer.tex_offset[0]  # reflection padding tiles the plane
+            tx = lx * layer.tex_scale + layer.tex_offset[1]
             grid = torch.stack([(2 * tx + 1) / w - 1, (2 * ty + 1) / h - 1], -1).unsqueeze(0)
             colour = F.grid_sample(tex.unsqueeze(0), grid, mode="bilinear", padding_mode="reflection",
                                    align_corners=False)[0] * layer.tint
@@ -314,7 +329,7 @@ class PairGenerator:
                 img = colour
             else:
                 m = self._mask(layer, ly, lx)
-                img = img * (1 - m) + colour * m
+                img[:, sl[0], sl[1]] = img[:, sl[0], sl[1]] * (1 - m) + colour * m
         img = F.avg_pool2d(img.unsqueeze(0), c.supersample)[0]
         return img.clamp(0, 1)
 

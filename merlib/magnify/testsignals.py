@@ -22,7 +22,7 @@ from merlib.magnify.convention import check_alpha, displacement_gain
 
 __all__ = [
     "band_limited_texture", "fourier_shift", "psnr", "ssim", "measure_shift",
-    "translation_triplet", "evaluate_magnifier",
+    "translation_triplet", "evaluate_magnifier", "bump_flow", "warp",
 ]
 
 
@@ -246,3 +246,50 @@ def evaluate_magnifier(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.T
         "alpha": float(alpha), "delta": (dy, dx), "size": size, "channels": channels,
         "cutoff": cutoff, "noise_sigma": noise_sigma, "seed": seed, "border": border,
     }
+
+
+def bump_flow(height: int, width: int, bumps, dtype=torch.float32, device=None) -> torch.Tensor:
+    """A smooth displacement field made of Gaussian bumps (e.g. a synthetic smile or brow raise).
+
+    Args:
+        bumps: iterable of ``(cy, cx, sigma, dy, dx)``: centre in pixels, width in pixels and the
+            displacement (pixels, content moves by ``(dy, dx)``) at the centre.
+
+    Returns:
+        ``(2, H, W)`` flow (``[0]`` = dy, ``[1]`` = dx).
+    """
+    yy = torch.arange(height, dtype=torch.float64)[:, None]
+    xx = torch.arange(width, dtype=torch.float64)[None, :]
+    flow = torch.zeros(2, height, width, dtype=torch.float64)
+    for i, bump in enumerate(bumps):
+        try:
+            cy, cx, sigma, dy, dx = (float(v) for v in bump)
+        except (TypeError, ValueError):
+            raise ValueError(f"`bumps[{i}]` must be (cy, cx, sigma, dy, dx), got {bump!r}") from None
+        if sigma <= 0:
+            raise ValueError(f"`bumps[{i}]`: sigma must be > 0, got {sigma}")
+        g = torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2))
+        flow[0] += dy * g
+        flow[1] += dx * g
+    return flow.to(dtype=dtype, device=device)
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """Move the content of ``image`` ``(C, H, W)`` by ``gain · flow`` (``(2, H, W)``, pixels):
+    ``out(x) = image(x − gain·flow(x))``, bicubic interpolation (:func:`torch.nn.functional.grid_sample`),
+    border padding, clipped to [0, 1]. For smooth, small flows this is the ground truth of magnifying
+    the motion ``image -> warp(image, flow)`` with ``1 + alpha = gain``."""
+    import torch.nn.functional as F
+
+    if not isinstance(image, torch.Tensor) or image.ndim != 3:
+        raise ValueError(f"`image` must be a tensor (C, H, W), got {getattr(image, 'shape', type(image).__name__)}")
+    c, h, w = image.shape
+    if tuple(flow.shape) != (2, h, w):
+        raise ValueError(f"`flow` must have shape (2, {h}, {w}), got {tuple(flow.shape)}")
+    yy = torch.arange(h, dtype=torch.float64, device=image.device)[:, None].expand(h, w)
+    xx = torch.arange(w, dtype=torch.float64, device=image.device)[None, :].expand(h, w)
+    sy = yy - gain * flow[0].to(torch.float64)
+    sx = xx - gain * flow[1].to(torch.float64)
+    grid = torch.stack([2 * sx / (w - 1) - 1, 2 * sy / (h - 1) - 1], dim=-1)[None]  # align_corners=True
+    out = F.grid_sample(image[None].to(torch.float64), grid, mode="bicubic", padding_mode="border", align_corners=True)
+    return out[0].clamp(0, 1).to(image.dtype)

@@ -9,15 +9,19 @@ ResNet-50, blocks before B9 frozen, B9-B16 fine-tuned; see :mod:`merlib.models.b
 is concatenated and a linear layer gives the class logits.
 
 What the paper states (an ICIP poster/short paper; it gives no optimiser, learning rate, batch size,
-epoch count or LSTM width — those below are merlib's choices, marked as such):
+epoch count or LSTM width — the defaults of :class:`Bai2021` are merlib's choices, marked as such):
 
 * data: SMIC-HS, 164 clips at 100 fps, 3 classes (negative 70, positive 51, surprise 43), LOSO;
 * pre-processing: each clip is magnified (AMM = Eulerian, or PMM = phase-based) and cut into fixed-length
   segments of N frames by overlapping sliding windows over evenly spaced frames; N in 7..14, best N = 14
-  ("about half the average clip length of 29 frames");
+  (the paper: 14 is about half the average SMIC-HS clip length, 29 frames);
 * backbone: VGGFace2 ResNet-50, blocks B1-B8 frozen (chosen with Grad-CAM on the untrained blocks),
   B9-B16 re-trained; a Bi-LSTM decodes the sequence;
 * ablations: VGGFace2 + FC only, ImageNet ResNet-50 instead of VGGFace2, no magnification.
+
+The "VGGFace2 + FC" ablation is ``Bai2021(..., temporal="mean", freeze_until=True)``: the paper says only
+"the VGGFace2 pre-trained model with a fully-connected layer"; merlib reads it as frozen per-frame features
+averaged over the segment and one linear layer (no LSTM).
 
 Clip decision (merlib's rule, the paper does not state one): a clip's segments are classified
 independently and :func:`aggregate_segments` averages their softmax probabilities; the clip's class is
@@ -65,6 +69,8 @@ class Bai2021(nn.Module):
             ResNet-50; ``True`` freezes the whole backbone; ``None`` leaves the backbone as it is).
         num_layers: stacked LSTM layers (merlib default 1).
         dropout: dropout before the classifier (merlib default 0.5).
+        temporal: ``"bilstm"`` (the paper's model) or ``"mean"`` (average the frame features, no LSTM: the
+            paper's "pre-trained model + FC" ablation when combined with ``freeze_until=True``).
         device: where to put the model (``"auto"``, ``"cpu"``, ``"cuda"``...); the backbone's device when
             ``None`` and a module is given.
 
@@ -75,11 +81,13 @@ class Bai2021(nn.Module):
 
     def __init__(self, backbone: _backbones.Backbone | str = "vggface2_resnet50", hidden: int = 128,
                  num_classes: int = 3, freeze_until=None, num_layers: int = 1, dropout: float = 0.5,
-                 device=None, backbone_kwargs: dict | None = None):
+                 temporal: str = "bilstm", device=None, backbone_kwargs: dict | None = None):
         super().__init__()
         for arg, value in (("hidden", hidden), ("num_classes", num_classes), ("num_layers", num_layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Bai2021: `{arg}` must be a positive int, got {value!r}")
+        if temporal not in ("bilstm", "mean"):
+            raise ValueError(f"Bai2021: `temporal` must be 'bilstm' or 'mean', got {temporal!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"Bai2021: `dropout` must be in [0, 1), got {dropout!r}")
         if isinstance(backbone, str):
@@ -97,10 +105,15 @@ class Bai2021(nn.Module):
             )
         self.backbone = backbone
         self.num_classes = num_classes
-        self.lstm = nn.LSTM(backbone.feature_dim, hidden, num_layers=num_layers, batch_first=True,
-                            bidirectional=True)
+        self.temporal = temporal
+        if temporal == "bilstm":
+            self.lstm = nn.LSTM(backbone.feature_dim, hidden, num_layers=num_layers, batch_first=True,
+                                bidirectional=True)
+            width = 2 * hidden
+        else:
+            self.lstm, width = None, backbone.feature_dim
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(2 * hidden, num_classes)
+        self.classifier = nn.Linear(width, num_classes)
         dev = next(backbone.parameters()).device if device is None else resolve_device(device)
         self.to(dev)
 
@@ -115,6 +128,8 @@ class Bai2021(nn.Module):
     def forward(self, segments: torch.Tensor) -> torch.Tensor:
         """``(B, N, C, H, W)`` float in [0, 1] → logits ``(B, num_classes)``."""
         feats = self.segment_features(segments)
+        if self.lstm is None:
+            return self.classifier(self.dropout(feats.mean(dim=1)))
         _, (h_n, _) = self.lstm(feats)
         last = torch.cat([h_n[-2], h_n[-1]], dim=1)  # final forward and backward states of the top layer
         return self.classifier(self.dropout(last))
