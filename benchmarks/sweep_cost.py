@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=64, help="frame size S (px)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (1: fastest on a shared machine; small kernels thrash with more)")
     ap.add_argument("--method", default="eulerian", choices=["eulerian", "phase"])
     ap.add_argument("--measure-uncached-sweep", action="store_true",
                     help="also time the full sweep without cache (11x the single point; slow)")
@@ -95,6 +97,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     merlib.seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
     try:
         from merlib.magnify import magnify
         from merlib.magnify.convention import from_oh_factor
@@ -110,7 +113,8 @@ def main(argv=None) -> int:
         alphas = [from_oh_factor(a) for a in OH_FACTORS]
         step = E.Step(magnify, "1", {"method": args.method})
     backbone = frozen_resnet18(args.seed)
-    cfg = E.TrainConfig(epochs=args.epochs, batch_size=32, lr=1e-3, frames="onset_apex", size=args.size)
+    cfg = E.TrainConfig(epochs=args.epochs, batch_size=32, lr=1e-3, frames="onset_apex", size=args.size,
+                        num_threads=args.threads)
     folds = E.loso(ds.clips)
     print(f"{len(ds)} clips, {len(folds)} LOSO folds, {len(alphas)} alpha values, torch threads "
           f"{torch.get_num_threads()}", flush=True)
@@ -127,7 +131,7 @@ def main(argv=None) -> int:
         cache = E.Cache(cache_root)
         t0 = time.perf_counter()
         cold = E.sweep({"alpha": alphas}, E.linear_head, ds, folds, cfg, preprocess=step, backbone=backbone,
-                       cache=cache, cpus_per_task=torch.get_num_threads(), progress=True)
+                       cache=cache, cpus_per_task=args.threads, progress=True)
         timings["sweep_cached_cold"] = time.perf_counter() - t0
         checks["cold_cache_misses"] = cache.misses
         checks["cold_cache_hits"] = cache.hits
@@ -136,7 +140,7 @@ def main(argv=None) -> int:
         cache2 = E.Cache(cache_root)
         t0 = time.perf_counter()
         warm = E.sweep({"alpha": alphas}, E.linear_head, ds, folds, cfg, preprocess=step, backbone=backbone,
-                       cache=cache2, cpus_per_task=torch.get_num_threads(), progress=True)
+                       cache=cache2, cpus_per_task=args.threads, progress=True)
         timings["sweep_cached_warm"] = time.perf_counter() - t0
         checks["warm_cache_misses"] = cache2.misses
         print(f"sweep, cached (warm): {timings['sweep_cached_warm']:.1f} s", flush=True)
@@ -149,7 +153,7 @@ def main(argv=None) -> int:
         if args.measure_uncached_sweep:
             t0 = time.perf_counter()
             E.sweep({"alpha": alphas}, E.linear_head, ds, folds, cfg, preprocess=step, backbone=backbone,
-                    cache=None, cpus_per_task=torch.get_num_threads(), progress=True)
+                    cache=None, cpus_per_task=args.threads, progress=True)
             timings["sweep_uncached"] = time.perf_counter() - t0
             uncached_kind = "measured"
         else:

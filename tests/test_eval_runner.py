@@ -160,3 +160,21 @@ def test_dataset_without_frames_is_rejected():
         num_classes = 2
     with pytest.raises(ValueError, match="frames"):
         E.run(E.linear_head, NoFrames(), "loso", CFG, progress=False)
+
+
+def test_normalisation_and_training_see_only_training_subjects(ds):
+    """Changing the test subject's frames must not change anything about training in that fold."""
+    fold = E.loso(ds.clips)[1]
+    losses = {}
+
+    def record(tag):
+        return lambda f, epoch, rec: losses.setdefault(tag, []).append(rec["train_loss"])
+
+    E.run(E.linear_head, ds, [fold], CFG, progress=False, on_epoch_end=record("orig"))
+    altered = toy_dataset(n_subjects=4, clips_per_subject=6, noise=0.35, seed=3)
+    for i in fold.test_idx:
+        altered._clips[i] = (altered._clips[i] * 0.2 + 0.7).clamp(0, 1)
+        altered._digests[i] = None
+    res = E.run(E.linear_head, altered, [fold], CFG, progress=False, on_epoch_end=record("altered"))
+    assert losses["orig"] == losses["altered"]  # bit-identical training
+    assert len(res.predictions) == len(fold.test_idx)

@@ -41,13 +41,27 @@ def tensor_digest(t) -> str:
     return h.hexdigest()
 
 
+_DIGESTS: dict = {}
+
+
 def module_digest(module: torch.nn.Module) -> str:
-    """SHA-256 of a module's class and its state dict (parameters and buffers, in order)."""
+    """SHA-256 of a module's class and its state dict (parameters and buffers, in order).
+
+    Memoised per process on the tensors' storage and version counters (an in-place update of any
+    weight bumps its version, so a changed module is hashed again).
+    """
+    state = module.state_dict()
+    memo = (id(module), tuple((n, v.data_ptr(), v._version, tuple(v.shape)) for n, v in state.items()))
+    if memo in _DIGESTS:
+        return _DIGESTS[memo]
     h = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
-    for name, value in module.state_dict().items():
+    for name, value in state.items():
         h.update(name.encode())
         h.update(tensor_digest(value).encode())
-    return h.hexdigest()
+    if len(_DIGESTS) > 256:
+        _DIGESTS.clear()
+    _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
 
 
 def _canonical(obj: Any) -> Any:

@@ -123,22 +123,28 @@ class ClipInputs:
             its output ``(T, ...)`` is the model input. ``None``: the preprocessed clip is.
         cache: a :class:`Cache`, or ``None`` to compute everything every time.
         device: where the backbone runs.
+        fingerprints: ``clip_fingerprint(dataset, i)`` of every clip, computed once by the caller
+            (:func:`merlib.eval.run` and :func:`merlib.eval.sweep` do it once per call: walking a clip's
+            folder for every fold and sweep point would cost more than the cache saves).
     """
 
     def __init__(self, dataset, frames="onset_apex", size: int | None = None, preprocess: Step | None = None,
-                 backbone: torch.nn.Module | None = None, cache: Cache | None = None, device="cpu"):
+                 backbone: torch.nn.Module | None = None, cache: Cache | None = None, device="cpu",
+                 fingerprints: list | None = None):
         if preprocess is not None and not isinstance(preprocess, Step):
             preprocess = Step(preprocess)
         self.dataset, self.frames, self.size = dataset, frames, size
         self.preprocess, self.cache, self.device = preprocess, cache, torch.device(device)
         self.backbone = backbone
+        self.fingerprints = fingerprints
         self._backbone_id = None
         if backbone is not None:
             self._backbone_id = module_digest(backbone)
             backbone.eval().requires_grad_(False).to(self.device)
 
     def stage_keys(self, i: int) -> tuple[dict, dict | None]:
-        k1 = {"stage": "preprocess", "clip": clip_fingerprint(self.dataset, i), "frames": self.frames,
+        fp = self.fingerprints[i] if self.fingerprints is not None else clip_fingerprint(self.dataset, i)
+        k1 = {"stage": "preprocess", "clip": fp, "frames": self.frames,
               "size": self.size, "preprocess": None if self.preprocess is None else self.preprocess.identity()}
         k2 = None if self.backbone is None else {"stage": "backbone", "input": k1, "backbone": self._backbone_id}
         return k1, k2
@@ -157,16 +163,55 @@ class ClipInputs:
         return compute() if self.cache is None else self.cache.get_or_compute(k2, compute)
 
     def get(self, i: int) -> torch.Tensor:
+        if self.cache is None:  # no keys needed
+            x = self._preprocessed(i, None)
+            if self.backbone is None:
+                return x
+            with torch.no_grad():
+                return self.backbone(x.to(self.device)).float().cpu()
         k1, k2 = self.stage_keys(i)
         if self.backbone is None:
             return self._preprocessed(i, k1)
         return self._features(i, k1, k2)
 
-    def stack(self, idx, progress: bool = False, desc: str = "inputs") -> torch.Tensor:
-        """``(N, ...)``: the inputs of clips ``idx`` stacked (they must share a shape)."""
+    def stack(self, idx, progress: bool = False, desc: str = "inputs", batch_clips: int = 16) -> torch.Tensor:
+        """``(N, ...)``: the inputs of clips ``idx`` stacked (they must share a shape).
+
+        With a backbone, clips whose features are not cached go through it ``batch_clips`` at a
+        time (their frames concatenated into one batch): one call per clip is several times slower
+        on CPU for small frames. Results equal :meth:`get` up to float rounding of batched kernels.
+        """
         from tqdm.auto import tqdm
 
-        items = [self.get(int(i)) for i in tqdm(list(idx), desc=desc, disable=not progress, leave=False)]
+        idx = [int(i) for i in idx]
+        if self.backbone is None or batch_clips <= 1:
+            items = [self.get(i) for i in tqdm(idx, desc=desc, disable=not progress, leave=False)]
+        else:
+            items = [None] * len(idx)
+            todo = []
+            for pos, i in enumerate(idx):
+                k1, k2 = self.stage_keys(i) if self.cache is not None else (None, None)
+                hit = None if self.cache is None else self.cache.get(k2)
+                if hit is not None:
+                    self.cache.hits += 1
+                    items[pos] = hit
+                else:
+                    todo.append((pos, i, k1, k2))
+            bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, leave=False)
+            for s in range(0, len(todo), batch_clips):
+                chunk = todo[s:s + batch_clips]
+                xs = [self._preprocessed(i, k1) for _, i, k1, _ in chunk]
+                counts = [len(x) for x in xs]
+                with torch.no_grad():
+                    feats = self.backbone(torch.cat(xs).to(self.device)).float().cpu()
+                for (pos, _, _, k2), f in zip(chunk, torch.split(feats, counts)):
+                    f = f.clone()
+                    if self.cache is not None:
+                        self.cache.misses += 1
+                        self.cache.put(k2, f)
+                    items[pos] = f
+                bar.update(len(chunk))
+            bar.close()
         shapes = {tuple(t.shape) for t in items}
         if len(shapes) > 1:
             raise ValueError(f"ClipInputs: clips give inputs of different shapes {sorted(shapes)}; "

@@ -146,6 +146,7 @@ class FoldJob:
     fold_path: str | None = None
     ckpt_path: str | None = None
     params: dict = field(default_factory=dict)
+    fingerprints: list | None = None
 
 
 def _atomic_torch_save(obj, path: str) -> None:
@@ -210,7 +211,8 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
             fold = inner_split(ds.clips, fold, cfg.n_val_subjects, seed=job.seed)
         labels = ds.clips["label"].to_numpy().astype(np.int64)
         k = int(ds.num_classes)
-        inputs = ClipInputs(ds, cfg.frames, cfg.size, job.preprocess, job.backbone, job.cache, dev)
+        inputs = ClipInputs(ds, cfg.frames, cfg.size, job.preprocess, job.backbone, job.cache, dev,
+                            fingerprints=job.fingerprints)
         t_in = time.perf_counter()
         idx = np.concatenate([fold.train_idx, fold.val_idx, fold.test_idx])
         x_all = inputs.stack(idx, progress=progress, desc=f"inputs {fold.name}")
@@ -358,14 +360,24 @@ def _prepare_dir(results_dir, identity: dict, resume: bool) -> Path | None:
     return d
 
 
-def _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params):
+def _fingerprints(dataset, cache) -> list | None:
+    """Every clip's fingerprint, once per run/sweep (only needed with a cache)."""
+    if cache is None or not cache.enabled:
+        return None
+    from merlib.eval.cache import clip_fingerprint
+
+    return [clip_fingerprint(dataset, i) for i in range(len(dataset.clips))]
+
+
+def _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params,
+               fingerprints=None):
     jobs = []
     for f in folds:
         fp = str(rdir / "folds" / f"{_safe(f.name)}.json") if rdir else None
         cp = str(rdir / "checkpoints" / f"{_safe(f.name)}.pt") if rdir else None
         jobs.append(FoldJob(dataset=dataset, fold=f, model_fn=model_fn, cfg=cfg, policy=policy, seed=seed,
                             device=device, preprocess=preprocess, backbone=backbone, cache=cache,
-                            fold_path=fp, ckpt_path=cp, params=dict(params or {})))
+                            fold_path=fp, ckpt_path=cp, params=dict(params or {}), fingerprints=fingerprints))
     return jobs
 
 
@@ -445,7 +457,8 @@ def run(model_fn: Callable, dataset, protocol="loso", train_cfg: TrainConfig | N
     folds = get_folds(protocol, dataset.clips)
     identity = _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params)
     rdir = _prepare_dir(results_dir, identity, resume)
-    jobs = _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params)
+    jobs = _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params,
+                      _fingerprints(dataset, cache))
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()

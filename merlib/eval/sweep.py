@@ -35,8 +35,8 @@ from merlib.eval.pipeline import Step
 from merlib.eval.policy import OPTIMISTIC_LABEL, check_policy, is_optimistic
 from merlib.eval.protocols import get_folds
 from merlib.eval.result import Result
-from merlib.eval.runner import (TrainConfig, _assemble, _check_dataset, _make_jobs, _prepare_dir, _run_identity,
-                                _safe, run_fold, with_overrides)
+from merlib.eval.runner import (TrainConfig, _assemble, _check_dataset, _fingerprints, _make_jobs, _prepare_dir,
+                                _run_identity, _safe, run_fold, with_overrides)
 
 __all__ = ["sweep", "SweepResult", "grid_points"]
 
@@ -163,6 +163,7 @@ def sweep(grid: dict[str, list], model_fn: Callable, dataset, protocol="loso", t
     points = grid_points(grid)
     folds = get_folds(protocol, dataset.clips)
     all_jobs, spans, meta = [], [], []
+    fingerprints = _fingerprints(dataset, cache)
     for point in points:
         conf = _default_configure(point, model_fn, preprocess, backbone, cfg)
         if configure is not None:
@@ -177,7 +178,7 @@ def sweep(grid: dict[str, list], model_fn: Callable, dataset, protocol="loso", t
         slug = _safe("_".join(f"{k}={v}" for k, v in point.items()))
         rdir = _prepare_dir(Path(results_dir) / slug, identity, resume) if results_dir is not None else None
         jobs = _make_jobs(conf["model_fn"], dataset, folds, pcfg, policy, seed, device, pre, conf["backbone"],
-                          cache, rdir, point)
+                          cache, rdir, point, fingerprints)
         spans.append((len(all_jobs), len(all_jobs) + len(jobs)))
         meta.append((point, pcfg, identity, rdir))
         all_jobs.extend(jobs)

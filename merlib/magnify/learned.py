@@ -34,7 +34,6 @@ encoded shape representation over time, then ``M_t + h(alpha·g(filtered_t))``, 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -494,21 +493,6 @@ def load_magnifier(name: str | None = "oh2018", path=None, device="auto") -> nn.
 
 
 # ------------------------------------------------------------------------------ magnify_learned
-def _bandpass_coefficients(fl, fh, fs, order, filter_type):
-    from scipy import signal
-
-    if fs is None or fl is None or fh is None:
-        raise ValueError("magnify_learned(mode='temporal') needs `fl`, `fh` and `fs` (Hz)")
-    if not 0 < fl < fh < fs / 2:
-        raise ValueError(f"magnify_learned: need 0 < fl < fh < fs/2, got fl={fl}, fh={fh}, fs={fs}")
-    if filter_type == "butter":
-        return signal.butter(order, [fl, fh], btype="bandpass", fs=fs)
-    if filter_type == "fir":
-        taps = signal.firwin(order, [fl, fh], pass_zero=False, fs=fs)
-        return taps, np.array([1.0])
-    raise ValueError(f"magnify_learned: `filter_type` must be 'butter' or 'fir', got {filter_type!r}")
-
-
 def _resolve_model(model, device):
     if isinstance(model, str):
         return load_magnifier(model, device=device)
@@ -519,66 +503,69 @@ def _resolve_model(model, device):
 
 @torch.no_grad()
 def magnify_learned(frames: torch.Tensor, alpha: float, model="oh2018", mode: str = "static", *,
-                    reference: int = 0, fl: float | None = None, fh: float | None = None,
-                    fs: float | None = None, filter_order: int = 2, filter_type: str = "butter",
-                    device="auto", batch_size: int = 8, clamp: bool = True, progress: bool = False,
-                    **unused) -> torch.Tensor:
+                    reference: int = 0, freq_lo: float | None = None, freq_hi: float | None = None,
+                    fps: float | None = None, temporal_filter: str = "butterworth", order: int = 2,
+                    device=None, chunk_size: int = 8, clamp: bool = True, progress: bool = False,
+                    **unknown) -> torch.Tensor:
     """Magnify a batch of clips with a learned magnifier.
 
     ``frames`` (B, T, C, H, W) float in [0, 1] (C = 1 or 3; grey clips are replicated to RGB for an
     RGB network and averaged back). ``alpha`` in merlib's convention: the output shows
     ``f(x + (1 + alpha)·δ)``, Oh et al.'s amp = 1 + alpha (``convention.to_oh_factor``).
-    ``model``: ``"oh2018"``, ``"stmemm"`` (shipped checkpoints) or a loaded ``nn.Module``.
+    ``model``: ``"oh2018"``, ``"stmemm"`` (shipped checkpoints) or a loaded ``nn.Module`` (used on
+    its own device). ``device``: where a named model is loaded (None: the frames' device).
 
     Modes: ``"static"`` (frame t against frame ``reference``), ``"dynamic"`` (frame t against frame
-    t−1; frame 0 is reconstructed), ``"temporal"`` (Oh et al. only: band-pass ``[fl, fh]`` Hz at
-    frame rate ``fs`` over the encoded shape representation, causal Butterworth of ``filter_order``
-    or an FIR of ``filter_order`` taps, then ``M_t + h(alpha·g(filtered_t))``).
-    Frames are reflect-padded to a multiple of 8 and cropped back. Returns (B, T, C, H, W),
-    clamped to [0, 1] when ``clamp``.
+    t−1; frame 0 is reconstructed), ``"temporal"`` (Oh et al. only, as the official
+    ``run_temporal``: band-pass the encoded shape representation over time with
+    :class:`merlib.magnify.temporal.TemporalBandpass` (``freq_lo``, ``freq_hi`` Hz at ``fps``;
+    ``temporal_filter`` ``"butterworth"`` | ``"ideal"`` | ``"iir"``, Butterworth ``order``), then
+    decode ``M_t + h(alpha·g(filtered_t))`` with frame t's texture).
+    Frames go through the network ``chunk_size`` pairs at a time, reflect-padded to a multiple of 8
+    and cropped back. Returns (B, T, C, H, W), clamped to [0, 1] when ``clamp``.
     """
     from merlib.env import device as resolve_device
     from merlib.magnify.convention import check_alpha
 
     alpha = check_alpha(alpha)
-    if unused:
-        raise ValueError(f"magnify_learned: unknown options {sorted(unused)}")
+    unknown.pop("batch_size", None)
+    if unknown:
+        raise ValueError(f"magnify_learned: unknown option(s) {sorted(unknown)}; learned magnifiers take "
+                         "model, reference, freq_lo, freq_hi, fps, temporal_filter, order, device, "
+                         "chunk_size, clamp, progress")
     if not isinstance(frames, torch.Tensor) or frames.ndim != 5:
         raise ValueError(f"magnify_learned: `frames` must be a (B, T, C, H, W) tensor, got "
                          f"{getattr(frames, 'shape', type(frames))}")
     if mode not in ("static", "dynamic", "temporal"):
         raise ValueError(f"magnify_learned: `mode` must be 'static', 'dynamic' or 'temporal', got {mode!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"magnify_learned: `chunk_size` must be a positive int, got {chunk_size!r}")
     B, T, C, H, W = frames.shape
     if not -T <= reference < T:
         raise ValueError(f"magnify_learned: `reference` must index one of the T={T} frames, got {reference}")
-    dev = resolve_device(device)
+    if C not in (1, 3):
+        raise ValueError(f"magnify_learned: frames must have C = 1 or 3 channels, got {C}")
+    dev = frames.device if device is None else resolve_device(device)
     net = _resolve_model(model, dev)
     dev = next(net.parameters()).device
     net_c = net.config.channels
-    if C not in (1, 3):
-        raise ValueError(f"magnify_learned: frames must have C = 1 or 3 channels, got {C}")
     x = frames.to(dev, torch.float32).reshape(B * T, C, H, W)
     if C != net_c:
         x = x.repeat(1, 3, 1, 1) if C == 1 else x.mean(1, keepdim=True)
     ph, pw = (-H) % 8, (-W) % 8
     if ph or pw:
-        mode_pad = "reflect" if (H > ph and W > pw) else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode_pad)
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if (H > ph and W > pw) else "replicate")
     x = x.reshape(B, T, net_c, H + ph, W + pw)
 
     out = torch.empty_like(x)
     if mode in ("static", "dynamic"):
-        pairs = []
-        for b in range(B):
-            for t in range(T):
-                ref = reference % T if mode == "static" else max(t - 1, 0)
-                pairs.append((b, ref, t))
-        it = range(0, len(pairs), batch_size)
+        pairs = [(b, reference % T if mode == "static" else max(t - 1, 0), t) for b in range(B) for t in range(T)]
+        it = range(0, len(pairs), chunk_size)
         if progress:
             from tqdm.auto import tqdm
             it = tqdm(it, desc=f"magnify ({mode})")
         for s in it:
-            chunk = pairs[s:s + batch_size]
+            chunk = pairs[s:s + chunk_size]
             fa = torch.stack([x[b, r] for b, r, _ in chunk])
             fb = torch.stack([x[b, t] for b, _, t in chunk])
             y = net(fa, fb, alpha)
@@ -588,25 +575,22 @@ def magnify_learned(frames: torch.Tensor, alpha: float, model="oh2018", mode: st
         if not isinstance(net, OhMagnifier):
             raise ValueError("magnify_learned: mode='temporal' needs Oh et al.'s network (separate shape "
                              "and texture representations); ST-MEMM supports 'static' and 'dynamic'")
-        from scipy import signal
+        if fps is None or freq_lo is None or freq_hi is None:
+            raise ValueError("magnify_learned(mode='temporal') needs `freq_lo`, `freq_hi` (Hz) and `fps`")
+        from merlib.magnify.temporal import TemporalBandpass
 
-        bco, aco = _bandpass_coefficients(fl, fh, fs, filter_order, filter_type)
+        band = TemporalBandpass(freq_lo, freq_hi, fps, kind=temporal_filter, order=order)
         for b in range(B):
             textures, shapes = [], []
-            for s in range(0, T, batch_size):
-                tex, shp = net.encoder(x[b, s:s + batch_size])
+            for s in range(0, T, chunk_size):
+                tex, shp = net.encoder(x[b, s:s + chunk_size])
                 textures.append(tex)
                 shapes.append(shp)
             tex, shp = torch.cat(textures), torch.cat(shapes)
-            sh = shp.cpu().double().numpy()
-            # start the filter at rest on the first frame (as the official code's initial state)
-            zi = signal.lfilter_zi(bco, aco)
-            zi = zi.reshape(-1, *([1] * (sh.ndim - 1))) * sh[:1]
-            filt, _ = signal.lfilter(bco, aco, sh, axis=0, zi=zi)
-            filt = torch.from_numpy(filt).to(dev, torch.float32)
-            for s in range(0, T, batch_size):
-                mag = shp[s:s + batch_size] + net.manipulator.delta(filt[s:s + batch_size], alpha)
-                out[b, s:s + batch_size] = net.decoder(tex[s:s + batch_size], mag)
+            filt = band(shp.unsqueeze(0).double())[0].to(shp.dtype)
+            for s in range(0, T, chunk_size):
+                mag = shp[s:s + chunk_size] + net.manipulator.delta(filt[s:s + chunk_size], alpha)
+                out[b, s:s + chunk_size] = net.decoder(tex[s:s + chunk_size], mag)
     out = out[..., :H, :W]
     if C != net_c:
         out = out.mean(2, keepdim=True) if C == 1 else out.repeat(1, 1, 3, 1, 1)

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from merlib.data.errors import DatasetError
 from merlib.data.synthetic.presets import SyntheticConfig, get_config, sample_specs
 from merlib.data.synthetic.render import _render, _size
 from merlib.data.synthetic.spec import ClipSpec
@@ -45,15 +46,6 @@ CODING_COLUMNS = ("Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame"
                   "Unnamed: 6", "Action Units", "Estimated Emotion")
 _MARKER = ".complete"
 _META = "synthetic_meta.json"
-
-
-def _dataset_error(message: str) -> Exception:
-    """``merlib.data.DatasetError`` (D2's module) when importable, else ``FileNotFoundError``."""
-    try:
-        from merlib.data.errors import DatasetError
-    except ImportError:  # pragma: no cover - only while merlib.data is being assembled
-        return FileNotFoundError(message)
-    return DatasetError(message)
 
 
 def dataset_key(cfg: SyntheticConfig, seed: int) -> str:
@@ -189,8 +181,8 @@ def load_spec(root, subject, clip: str) -> ClipSpec:
     """
     path = Path(root) / "ground_truth" / _subject_dir(_resolve_subject(subject)) / f"{clip}.json"
     if not path.is_file():
-        raise _dataset_error(f"synthetic: no ground truth {path} (is {root} a synthetic dataset written by "
-                             "merlib.data.synthetic.generate?)")
+        raise DatasetError(f"synthetic: no ground truth for clip {clip!r} of subject {subject!r} (is {root} a "
+                           "synthetic dataset written by merlib.data.synthetic.generate?)", path=path)
     with open(path) as fh:
         d = json.load(fh)
     d.pop("generator_version", None)
@@ -201,7 +193,7 @@ def load_specs(root) -> list[ClipSpec]:
     """Every clip's spec of a written dataset, sorted by subject then clip."""
     gt = Path(root) / "ground_truth"
     if not gt.is_dir():
-        raise _dataset_error(f"synthetic: {gt} is missing (not a synthetic dataset root?)")
+        raise DatasetError("synthetic: the ground-truth folder is missing (not a synthetic dataset root?)", path=gt)
     return [load_spec(root, int(p.parent.name[3:]), p.stem) for p in sorted(gt.glob("sub*/*.json"))]
 
 
