@@ -38,8 +38,7 @@ sys.path.insert(0, str(ROOT))
 import merlib  # noqa: E402
 from merlib.magnify import magnify, magnify_pair  # noqa: E402
 from merlib.magnify.pyramids import laplacian_max_levels, steerable_max_levels  # noqa: E402
-from merlib.magnify.testsignals import (band_limited_texture, evaluate_magnifier, fourier_shift,  # noqa: E402
-                                        measure_shift)
+from merlib.magnify.testsignals import band_limited_texture, evaluate_magnifier, fourier_shift  # noqa: E402
 from merlib.results import atomic_write_json  # noqa: E402
 
 FPS, F_LO, F_HI = 30.0, 1.0, 3.0

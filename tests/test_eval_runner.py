@@ -178,3 +178,18 @@ def test_normalisation_and_training_see_only_training_subjects(ds):
     res = E.run(E.linear_head, altered, [fold], CFG, progress=False, on_epoch_end=record("altered"))
     assert losses["orig"] == losses["altered"]  # bit-identical training
     assert len(res.predictions) == len(fold.test_idx)
+
+
+def test_composite_protocol_scores_each_dataset_from_the_same_predictions(ds):
+    other = toy_dataset(n_subjects=2, clips_per_subject=6, noise=0.35, seed=9, name="toy2")
+    both = E.concat_datasets(ds, other)
+    res = E.run(E.linear_head, both, "composite", E.TrainConfig(epochs=2, batch_size=8, size=None, num_threads=1),
+                progress=False)
+    assert res.metrics["n_folds"] == 6 and len(res.predictions) == len(both)
+    per = res.per_dataset()
+    assert list(per.index) == ["toy", "toy2", "all"]
+    p = res.predictions
+    sub = p[p["dataset"] == "toy2"]
+    assert per.loc["toy2", "pooled_uf1"] == pytest.approx(f1_score(sub["y_true"], sub["y_pred"], average="macro",
+                                                                   labels=[0, 1, 2], zero_division=0))
+    assert per.loc["toy2", "n_predictions"] == len(other)

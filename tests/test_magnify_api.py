@@ -77,6 +77,9 @@ def test_numpy_input_and_clamp():
     raw = magnify(clip, 50.0, clamp=False)
     assert float(raw.max()) > 1 or float(raw.min()) < 0
     np.testing.assert_allclose(out.numpy(), raw.clamp(0, 1).numpy())
+    torch.testing.assert_close(magnify(clip, 50.0, method="phase", device="auto"), magnify(clip, 50.0, method="phase"))
+    with pytest.raises(ValueError, match="device"):
+        magnify(clip, 2.0, device="tpu")
 
 
 def test_learned_method_contract(monkeypatch):

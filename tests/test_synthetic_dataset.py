@@ -65,24 +65,31 @@ def test_ground_truth_rerenders_the_written_frames(tiny):
         syn.render_magnified(tiny / "CASME2-RAW", 1.0)
 
 
+MINI = dict(class_counts={"disgust": 1, "others": 1}, n_subjects=1)   # 2 clips: quick to write twice
+
+
 def test_generate_is_cached_deterministic_and_redone_after_a_kill(tiny, tmp_path):
     some = next((tiny / "CASME2-RAW" / "sub01").iterdir())
     first = sorted(some.iterdir())[0]
     mtime = first.stat().st_mtime_ns
     assert syn.generate("tiny", root=tiny, seed=0, progress=False) == tiny
     assert first.stat().st_mtime_ns == mtime  # cached: nothing rewritten
-    # A second copy written elsewhere is byte-identical.
-    other = syn.generate("tiny", root=tmp_path / "again", seed=0, progress=False, device="cpu")
-    rel = first.relative_to(tiny)
-    assert (other / rel).read_bytes() == first.read_bytes()
+    # Two copies written in different folders are byte-identical.
+    one = syn.generate("tiny", root=tmp_path / "one", seed=0, progress=False, device="cpu", **MINI)
+    two = syn.generate("tiny", root=tmp_path / "two", seed=0, progress=False, device="cpu", **MINI)
+    files = sorted(p.relative_to(one) for p in one.rglob("*")
+                   if p.is_file() and p.suffix in (".jpg", ".json") and p.name != "synthetic_meta.json")  # meta: timing
+    assert len(files) > 5
+    for rel in files:
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
     # A killed generation (no marker) is redone; a stray partial file disappears.
-    (other / ".complete").unlink()
-    (other / "CASME2-RAW" / "sub01" / "junk.jpg").write_bytes(b"")
-    syn.generate("tiny", root=other, seed=0, progress=False, device="cpu")
-    assert (other / ".complete").exists() and not (other / "CASME2-RAW" / "sub01" / "junk.jpg").exists()
+    (two / ".complete").unlink()
+    (two / "CASME2-RAW" / "sub01" / "junk.jpg").write_bytes(b"")
+    syn.generate("tiny", root=two, seed=0, progress=False, device="cpu", **MINI)
+    assert (two / ".complete").exists() and not (two / "CASME2-RAW" / "sub01" / "junk.jpg").exists()
     # Another seed in the same folder needs overwrite=True.
     with pytest.raises(ValueError, match="overwrite"):
-        syn.generate("tiny", root=other, seed=1, progress=False)
+        syn.generate("tiny", root=two, seed=1, progress=False, **MINI)
     # A folder with foreign files is never deleted.
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -41,19 +41,31 @@ def tensor_digest(t) -> str:
     return h.hexdigest()
 
 
-_DIGESTS: dict = {}
+_DIGESTS: "weakref.WeakKeyDictionary" = None  # module -> (signature, digest); set lazily
 
 
 def module_digest(module: torch.nn.Module) -> str:
     """SHA-256 of a module's class and its state dict (parameters and buffers, in order).
 
-    Memoised per process on the tensors' storage and version counters (an in-place update of any
-    weight bumps its version, so a changed module is hashed again).
+    Memoised per live module (weakly referenced) on its tensors' storage pointers and version
+    counters: an in-place update of any weight bumps its version, so a changed module is hashed again.
     """
+    import weakref
+
+    global _DIGESTS
+    if _DIGESTS is None:
+        _DIGESTS = weakref.WeakKeyDictionary()
     state = module.state_dict()
-    memo = (id(module), tuple((n, v.data_ptr(), v._version, tuple(v.shape)) for n, v in state.items()))
-    if memo in _DIGESTS:
-        return _DIGESTS[memo]
+    signature = tuple((n, v.data_ptr(), v._version, tuple(v.shape)) for n, v in state.items())
+    memo = _DIGESTS.get(module)
+    if memo is not None and memo[0] == signature:
+        return memo[1]
+    h = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
+    for name, value in state.items():
+        h.update(name.encode())
+        h.update(tensor_digest(value).encode())
+    _DIGESTS[module] = (signature, h.hexdigest())
+    return h.hexdigest()
     h = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
     for name, value in state.items():
         h.update(name.encode())

@@ -12,7 +12,7 @@ from merlib.magnify.convention import check_alpha
 from merlib.magnify.eulerian import EULERIAN_OPTIONS, magnify_eulerian
 from merlib.magnify.phase import PHASE_OPTIONS, magnify_phase
 from merlib.magnify.pyramids import steerable_max_levels
-from merlib.magnify.temporal import FILTERS, TemporalBandpass
+from merlib.magnify.temporal import TemporalBandpass
 from merlib.magnify.validation import check_choice, check_frames, check_image_pair, check_nonneg_int, check_options
 
 __all__ = ["magnify", "magnify_pair", "METHODS", "MODES"]

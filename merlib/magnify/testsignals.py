@@ -13,7 +13,7 @@ A positive shift ``(dy, dx)`` moves the content down/right: ``out(y, x) = img(y 
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch

@@ -161,7 +161,7 @@ def train_magnifier(out, config: TrainConfig | None = None, *, resume: bool = Tr
             window.setdefault(k, []).append(float(v.detach()))
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{float(losses['total']):.4f}", refresh=False)
+            bar.set_postfix(loss=f"{float(losses['total'].detach()):.4f}", refresh=False)
         if not math.isfinite(float(losses["total"])):
             raise FloatingPointError(f"train_magnifier: loss became {float(losses['total'])} at step {step}")
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 >= cfg.max_minutes

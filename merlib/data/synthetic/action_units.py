@@ -29,7 +29,7 @@ import torch
 
 __all__ = [
     "AU_NAMES", "AU_BUMPS", "AUActivation", "parse_aus", "format_aus", "au_field", "anchors",
-    "CLASSES", "CLASS_AUS", "CLASS_AU_SETS", "MEGC3_CLASSES", "MEGC3_MAP", "BASE_AMPLITUDE",
+    "CLASSES", "CLASS_AUS", "CLASS_AU_SETS", "MEGC3_CLASSES", "MEGC3_MAP", "BASE_AMPLITUDE", "sample_combo",
 ]
 
 #: Displacement at unit intensity, in face units (the image width is 2 units):

@@ -1,7 +1,7 @@
 """Dataset presets and the deterministic drawing of every clip's :class:`ClipSpec`.
 
-``tiny`` (tests: 10 clips of 4-10 frames at 64 px), ``small`` (quick notebooks: 40 clips,
-8 subjects, 128 px) and ``casme2`` (CASME II's shape: 26 subjects, 246 clips with its five-class
+``tiny`` (tests: 10 clips of 5-11 frames at 64 px, 100 fps), ``small`` (quick notebooks: 40 clips,
+8 subjects, 128 px, 200 fps; durations 1/25 to 1/4 s to keep it quick) and ``casme2`` (CASME II's shape: 26 subjects, 246 clips with its five-class
 balance -- happiness 32, disgust 63, surprise 25, repression 27, others 99, as MMFRN's table 1
 and CMNet's section 4 list it -- at 200 fps, durations 1/25 s to 1/2 s).
 

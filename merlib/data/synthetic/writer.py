@@ -102,7 +102,8 @@ def generate(preset: str = "small", root=None, seed: int = 0, overwrite: bool = 
         seed: the dataset's seed (same preset + seed + overrides + generator version = same files).
         overwrite: regenerate even when a complete copy exists.
         progress: show a ``tqdm`` bar over clips.
-        device: where to render (``"auto"``: CUDA when present).
+        device: where to render (``"auto"``: CUDA when present). CPU and GPU renders agree up to
+            float rounding, so a JPEG byte may differ between machines; the specs never do.
         **overrides: any :class:`SyntheticConfig` field, e.g. ``size=(96, 96)``, ``noise=False``,
             ``channels=1`` (grey), ``fps=100``.
 
