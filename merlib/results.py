@@ -69,6 +69,7 @@ def atomic_write_json(path: str | Path, payload: Any) -> Path:
         with os.fdopen(fd, "w") as fh:
             json.dump(to_jsonable(payload), fh, indent=2, sort_keys=False)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -22,7 +22,7 @@ import pandas as pd
 __all__ = ["Fold", "loso", "composite", "cross_dataset", "inner_split", "check_disjoint", "get_folds"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Fold:
     """One train/test split.
 

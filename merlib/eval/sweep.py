@@ -147,6 +147,8 @@ def sweep(grid: dict[str, list], model_fn: Callable, dataset, protocol="loso", t
         gpus_per_task: GPUs per job on Ray (fractions allowed); ``cpus_per_task``: CPUs per job and
             torch threads per job on every executor.
         results_dir: one sub-folder per point (fold records + checkpoints), so a killed sweep resumes.
+            On a multi-machine Ray cluster, ``results_dir`` and the cache root must be on storage every
+            node sees (or leave them ``None``: results still come back to the driver).
 
     Returns:
         :class:`SweepResult` (``.results[i]`` for ``.points[i]``, ``.table()``).
