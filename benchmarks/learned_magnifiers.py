@@ -12,7 +12,7 @@ Methods: learned (Oh et al. architecture, merlib's shipped CPU checkpoint), ST-M
 shipped checkpoint), phase-based (Wadhwa et al. 2013) and Eulerian (Wu et al. 2012) from
 ``merlib.magnify.magnify_pair``, and the input baseline (the unmagnified frame B vs. the target).
 Paper setting vs. ours (CPU feasibility): the paper renders 384² frames with many samples per
-point; we use ``--size`` (default 96²) and ``--samples`` (default 6) per point.
+point; we use ``--size`` (default 96²) and ``--samples`` (default 4) per point.
 
 Costs: parameter counts, GMACs per two-frame forward (``torch.utils.flop_counter``: MACs =
 FLOPs / 2) and CPU latency at 256² and 384², PyTorch eager vs. ONNX Runtime (CPU provider).
@@ -130,7 +130,7 @@ def costs(models, sizes, reps):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=96)
-    p.add_argument("--samples", type=int, default=6)
+    p.add_argument("--samples", type=int, default=4)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quick", action="store_true", help="smoke run: 64², 2 samples, fewer points")

@@ -16,11 +16,11 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["save_results", "to_jsonable", "atomic_write_json", "load_results"]
+__all__ = ["save_results", "to_jsonable", "atomic_write", "atomic_write_json", "atomic_torch_save", "load_results"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -60,22 +60,41 @@ def to_jsonable(obj: Any) -> Any:
     return repr(obj)
 
 
-def atomic_write_json(path: str | Path, payload: Any) -> Path:
-    """Write ``payload`` as JSON to ``path`` via a temporary file and ``os.replace``."""
+def atomic_write(path: str | Path, write: Callable[[str], None], mode: int = 0o644) -> Path:
+    """Write a file atomically: ``write(tmp_path)`` fills a temporary file beside ``path``, which
+    then replaces ``path`` with ``os.replace``. A process killed midway leaves the old file (or none),
+    never half a file. The one implementation behind every atomic write in merlib."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_jsonable(payload), fh, indent=2, sort_keys=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        write(tmp)
+        os.chmod(tmp, mode)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_json(path: str | Path, payload: Any) -> Path:
+    """Write ``payload`` as JSON (via :func:`to_jsonable`) to ``path`` atomically."""
+    text = json.dumps(to_jsonable(payload), indent=2, sort_keys=False) + "\n"
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+
+    return atomic_write(path, write)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically (checkpoints, cache entries)."""
+    import torch
+
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def save_results(path: str | Path | None, metrics: dict | None = None, tables: dict | None = None,

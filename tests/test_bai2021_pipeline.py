@@ -86,15 +86,15 @@ def test_forward_cached_equals_model_forward(freeze, temporal, atol):
 
 def test_train_segments_learns_a_separable_problem_and_is_deterministic():
     g = torch.Generator().manual_seed(0)
-    y = torch.arange(60) % 3
-    x = torch.randn(60, 6, 64, generator=g) * 0.3
+    y = torch.arange(48) % 3
+    x = torch.randn(48, 4, 64, generator=g) * 0.3
     x[:, :, :3] += torch.nn.functional.one_hot(y, 3).float()[:, None, :] * 2.0
 
     def fit():
         torch.manual_seed(0)
         model = Bai2021(_small_cnn(True), hidden=8, num_classes=3, dropout=0.0, device="cpu")
-        losses = P.train_segments(model, x, y, epochs=40, lr=1e-2, batch_size=16, seed=0)
-        clips, probs = P.predict_clips(model, x, torch.arange(60))
+        losses = P.train_segments(model, x, y, epochs=20, lr=2e-2, batch_size=16, seed=0)
+        clips, probs = P.predict_clips(model, x, torch.arange(48))
         return losses, probs
 
     losses, probs = fit()
@@ -157,8 +157,10 @@ def test_loso_end_to_end_on_toy_data():
     ds = _toy_dataset()
     bb = _small_cnn(True)
     inputs = clip_inputs(ds, bb, "amm", 3.0, 32, progress=False)
-    cfg = BaiConfig(n=7, epochs=4, hidden=8, batch_size=16, lr=1e-2)
+    cfg = BaiConfig(n=7, epochs=4, hidden=8, batch_size=16, lr=1e-2, num_threads=1)
+    threads = torch.get_num_threads()
     out = loso_bai2021(ds, inputs, bb, cfg, seed=0, device="cpu", policies=("last", "oracle_test"), progress=False)
+    assert torch.get_num_threads() == threads                          # restored after training
     last, oracle = out["last"], out["oracle_test"]
     assert len(last.predictions) == len(ds) and len(last.folds) == 4
     assert set(last.predictions["fold"]) == set(ds.clips["subject"])
@@ -172,6 +174,15 @@ def test_loso_end_to_end_on_toy_data():
     assert set(row) == {"pooled_accuracy", "recall:negative", "recall:positive", "recall:surprise"}
     again = loso_bai2021(ds, inputs, bb, cfg, seed=0, device="cpu", progress=False)["last"]
     assert again.predictions["y_pred"].tolist() == last.predictions["y_pred"].tolist()
+
+
+def test_bai_config_validates():
+    with pytest.raises(ValueError, match="`n`"):
+        BaiConfig(n=0)
+    with pytest.raises(ValueError, match="temporal"):
+        BaiConfig(temporal="gru")
+    with pytest.raises(ValueError, match="num_threads"):
+        BaiConfig(num_threads=0)
 
 
 def test_loso_rejects_mismatched_inputs():

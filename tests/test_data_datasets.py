@@ -237,3 +237,12 @@ def test_megc2019_composite_roots_argument(tmp_path):
     ds = load_dataset("megc2019_composite", None, csv=comp / "combined_3class_gt.csv",
                       roots={"casme2": comp / "CASME2", "samm": comp / "SAMM", "smic_hs": comp / "SMIC"})
     assert len(ds) == 7
+
+
+def test_synthetic_render_size_reaches_the_generator(tmp_path):
+    """`render_size` is the generator's `size` (load_dataset's own `size` resizes on reading)."""
+    from merlib.data import load_dataset
+
+    ds = load_dataset("synthetic", root=tmp_path / "syn", preset="tiny", render_size=(48, 48), progress=False)
+    assert tuple(ds.frames(0, indices=[0]).shape[-2:]) == (48, 48)
+    assert tuple(ds.frames(0, indices=[0], size=(32, 32)).shape[-2:]) == (32, 32)

@@ -166,7 +166,7 @@ def test_pytorch_port_state_dict_loads(tmp_path):
     net = load_magnifier(None, path=tmp_path / "port.pth", device="cpu")
     cfg = net.config
     assert cfg.use_shape_conv and cfg.man_g_kernel == 3 and not cfg.texture_upsample_conv
-    assert cfg.n_dec_resblk == 9 and cfg.stride_padding == "symmetric"
+    assert cfg.n_dec_resblk == 9 and cfg.stride_padding == "reflect"
     torch.testing.assert_close(net.encoder.shape_conv.conv.weight, port["module.encoder.motion_cba.conv2d.weight"])
     torch.testing.assert_close(net.manipulator.blocks[0].c2.conv.weight,
                                port["module.manipulator.h_resblk.cba_2.conv2d.weight"])

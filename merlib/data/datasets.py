@@ -395,6 +395,9 @@ def _synthetic_root(root, preset: str, seed: int, overrides: dict) -> Path:
         from merlib.data.synthetic import generate
     except ImportError as exc:  # pragma: no cover - the generator ships with merlib
         raise DatasetError(f"the synthetic generator is not available: {exc}") from exc
+    overrides = dict(overrides)
+    if "render_size" in overrides:  # `size` is load_dataset's own (resize on read)
+        overrides["size"] = overrides.pop("render_size")
     out = generate(preset, root=root, seed=seed, **overrides)
     if isinstance(out, (str, os.PathLike)):
         return Path(out)
@@ -408,8 +411,6 @@ def _synthetic_root(root, preset: str, seed: int, overrides: dict) -> Path:
 
 def _synthetic_fps(root: Path, default):
     """The generator may record its fps beside the data; otherwise the manifest default."""
-    import json
-
     meta = _synthetic_meta(root)
     return meta["fps"] if isinstance(meta.get("fps"), (int, float)) else default
 
@@ -448,7 +449,8 @@ def load_dataset(name: str, root: str | Path | None = None, classes: str = "5cla
         csv: the MEGC2019 ground-truth CSV (composite only; default ``root/combined_3class_gt.csv``).
         roots: composite only: ``{"casme2": PATH, "samm": PATH, "smic_hs": PATH}``.
         preset, seed: synthetic only: passed to ``merlib.data.synthetic.generate``.
-        **synthetic_options: synthetic only: generator overrides (``size=(96, 96)``, ``channels=1``,
+        **synthetic_options: synthetic only: generator overrides (``render_size=(96, 96)`` — the
+            generator's ``size``, renamed because ``size`` above resizes on reading —, ``channels=1``,
             ``fps=100``, ``progress=False`` ...), see ``merlib.data.synthetic.generate``.
 
     Returns:

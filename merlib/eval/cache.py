@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+
+from merlib.results import atomic_torch_save
 
 __all__ = ["Cache", "key_of", "clip_fingerprint", "fn_identity", "tensor_digest", "module_digest",
            "path_fingerprint"]
@@ -212,18 +213,7 @@ class Cache:
         """Store ``value`` atomically (``torch.save`` to a temp file, then ``os.replace``)."""
         if not self.enabled:
             return None
-        path = self.path_for(key_parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:8]}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            torch.save(_to_cpu(value), tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        return atomic_torch_save(_to_cpu(value), self.path_for(key_parts))
 
     def get_or_compute(self, key_parts: Any, fn: Callable[[], Any]):
         """Return the cached value for ``key_parts``, computing and storing it with ``fn()`` on a miss."""

@@ -50,6 +50,8 @@ class BaiConfig:
         hidden: Bi-LSTM width per direction. temporal: ``"bilstm"`` or ``"mean"`` (the "+ FC" ablation).
         dropout, epochs, lr, weight_decay, batch_size, class_weighted: training (Adam, fixed epochs).
         aggregate: segment → clip rule (:func:`merlib.models.bai2021.aggregate_segments`).
+        num_threads: torch CPU threads while the folds train (``None``: leave as is). The Bi-LSTM's steps
+            are small; on a shared CPU one thread is much faster than several competing for cores.
     """
 
     n: int = 14
@@ -64,6 +66,7 @@ class BaiConfig:
     batch_size: int = 32
     class_weighted: bool = True
     aggregate: str = "mean_prob"
+    num_threads: int | None = None
 
     def __post_init__(self):
         for name in ("n", "hidden", "epochs", "batch_size"):
@@ -72,6 +75,9 @@ class BaiConfig:
                 raise ValueError(f"BaiConfig: `{name}` must be a positive int, got {v!r}")
         if self.temporal not in ("bilstm", "mean"):
             raise ValueError(f"BaiConfig: `temporal` must be 'bilstm' or 'mean', got {self.temporal!r}")
+        if self.num_threads is not None and (isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int)
+                                             or self.num_threads < 1):
+            raise ValueError(f"BaiConfig: `num_threads` must be None or a positive int, got {self.num_threads!r}")
 
 
 def _backbone_identity(backbone) -> dict:
@@ -172,11 +178,7 @@ def loso_bai2021(dataset, inputs, backbone, cfg: BaiConfig | None = None, *, see
     Returns:
         ``{policy: Result}``.
     """
-    from tqdm.auto import tqdm
-
     from merlib.env import device as resolve_device
-    from merlib.models.bai2021 import Bai2021
-    from merlib.models.bai2021_pipeline import make_segments, predict_clips, train_segments
 
     cfg = cfg or BaiConfig()
     policies = tuple(check_policy(p) for p in policies)
@@ -189,6 +191,25 @@ def loso_bai2021(dataset, inputs, backbone, cfg: BaiConfig | None = None, *, see
     labels = torch.as_tensor(dataset.clips["label"].to_numpy().astype(np.int64))
     folds = loso(dataset.clips)
     t0 = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        records = _run_folds(dataset, inputs, backbone, cfg, folds, labels, k, dev, seed, policies, name, progress)
+    finally:
+        torch.set_num_threads(old_threads)
+    seconds = time.perf_counter() - t0
+    config = {"bai": asdict(cfg), "seed": seed, "backbone": {"name": backbone.name, "frozen": list(backbone.frozen),
+              "pretrained": getattr(backbone, "pretrained_source", None)}, **(identity or {})}
+    return {p: _result(name, dataset, records, p, k, config, seconds) for p in policies}
+
+
+def _run_folds(dataset, inputs, backbone, cfg, folds, labels, k, dev, seed, policies, name, progress) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    from merlib.models.bai2021 import Bai2021
+    from merlib.models.bai2021_pipeline import make_segments, predict_clips, train_segments
+
     records = []
     for fold in tqdm(folds, desc=name, disable=not progress, leave=False):
         tf = time.perf_counter()
@@ -221,10 +242,7 @@ def loso_bai2021(dataset, inputs, backbone, cfg: BaiConfig | None = None, *, see
         records.append({"fold": fold.name, "test_idx": fold.test_idx.tolist(), "y_true": y_te, "probs": probs,
                         "selected": selected, "n_train": len(fold.train_idx), "n_train_segments": int(x_tr.shape[0]),
                         "fold_seed": fold_seed, "seconds": time.perf_counter() - tf})
-    seconds = time.perf_counter() - t0
-    config = {"bai": asdict(cfg), "seed": seed, "backbone": {"name": backbone.name, "frozen": list(backbone.frozen),
-              "pretrained": getattr(backbone, "pretrained_source", None)}, **(identity or {})}
-    return {p: _result(name, dataset, records, p, k, config, seconds) for p in policies}
+    return records
 
 
 def n_sweep_row(result: Result) -> dict:

@@ -20,7 +20,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from merlib.eval.policy import check_policy, select_epoch
 from merlib.eval.protocols import Fold, get_folds, inner_split
 from merlib.eval.result import Result
 from merlib.eval.seeds import derive_seed
+from merlib.results import atomic_torch_save
 
 __all__ = ["TrainConfig", "run", "run_fold", "FoldJob", "linear_head", "mlp_head", "RunInterrupted"]
 
@@ -146,20 +146,6 @@ class FoldJob:
     ckpt_path: str | None = None
     params: dict = field(default_factory=dict)
     fingerprints: list | None = None
-
-
-def _atomic_torch_save(obj, path: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -280,7 +266,7 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
                 oracle_probs.append(pt)
             history.append(rec)
             if job.ckpt_path:
-                _atomic_torch_save({
+                atomic_torch_save({
                     "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scaler": scaler.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,

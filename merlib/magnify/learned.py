@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -66,20 +67,20 @@ def _tf_same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
 
 
 class _Conv(nn.Module):
-    """Bias-free conv with reflection (``pad="reflect"``) or TF-SAME zero (``pad="same"``) padding."""
+    """Bias-free conv with reflection (``pad="reflect"``, (k-1)/2 on every side) or TensorFlow-SAME
+    zero padding (``pad="same"``); weights drawn as in the official code (truncated normal, std 0.02)."""
 
     def __init__(self, c_in, c_out, kernel, stride=1, pad="reflect", relu=False):
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride, bias=False)
-        nn.init.trunc_normal_(self.conv.weight, std=0.02 if pad == "same" else 0.02, a=-0.04, b=0.04)
+        nn.init.trunc_normal_(self.conv.weight, std=0.02, a=-0.04, b=0.04)
+        if pad not in ("reflect", "same"):
+            raise ValueError(f"_Conv: `pad` must be 'reflect' or 'same', got {pad!r}")
         self.pad, self.kernel, self.stride, self.relu = pad, kernel, stride, relu
 
     def forward(self, x):
         if self.pad == "same":
             x = _tf_same_pad(x, self.kernel, self.stride)
-        elif self.pad == "symmetric":  # PyTorch ports: reflect (k-1)/2 on every side
-            p = (self.kernel - 1) // 2
-            x = F.pad(x, (p, p, p, p), mode="reflect") if p else x
         else:
             p = (self.kernel - 1) // 2
             x = F.pad(x, (p, p, p, p), mode="reflect") if p else x
@@ -117,7 +118,13 @@ class OhConfig:
     n_man_resblk: int = 1
     n_dec_resblk: int = 9
     texture_upsample_conv: bool = True
-    stride_padding: str = "same"      # "same" (official TF) or "symmetric" (PyTorch port)
+    stride_padding: str = "same"      # stride-2 convs: "same" (official TF zero SAME) or "reflect" (PyTorch port)
+
+    def __post_init__(self):
+        if self.stride_padding not in ("same", "reflect"):
+            raise ValueError(f"OhConfig.stride_padding must be 'same' or 'reflect', got {self.stride_padding!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"OhConfig.channels must be 1 or 3, got {self.channels}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -385,8 +392,8 @@ def map_port_state_dict(port_sd: dict) -> tuple[dict, OhConfig]:
     a ``module.`` prefix from DataParallel is stripped) onto ours.
 
     Returns ``(state_dict, config)``: the port differs from the official configuration (a shape
-    conv, a 3×3 ``g``, no texture-upsample conv, symmetric padding), and the returned
-    :class:`OhConfig` describes it. The port is assumed to multiply by Oh's ``amp − 1`` like the
+    conv, a 3×3 ``g``, no texture-upsample conv, reflection padding), and the returned
+    :class:`OhConfig` describes it (reflection padding for its stride-2 convs too). The port is assumed to multiply by Oh's ``amp − 1`` like the
     official code (merlib's alpha); check your port's training code.
     """
     sd = {(k[7:] if k.startswith("module.") else k): v for k, v in port_sd.items()}
@@ -419,7 +426,7 @@ def map_port_state_dict(port_sd: dict) -> tuple[dict, OhConfig]:
         use_shape_conv="encoder.shape_conv.conv.weight" in out, man_g_kernel=g.shape[-1],
         n_man_conv=1, n_man_aft_conv=1 if "manipulator.after.0.conv.weight" in out else 0,
         n_man_resblk=count("manipulator.blocks."), n_dec_resblk=count("decoder.blocks."),
-        texture_upsample_conv=False, stride_padding="symmetric")
+        texture_upsample_conv=False, stride_padding="reflect")
     expected = OhMagnifier(cfg).state_dict()
     bad = [f"{k}: {tuple(out[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
            if k in out and out[k].shape != v.shape]
@@ -493,9 +500,15 @@ def load_magnifier(name: str | None = "oh2018", path=None, device="auto") -> nn.
 
 
 # ------------------------------------------------------------------------------ magnify_learned
+@lru_cache(maxsize=4)
+def _shipped(name: str, device: str) -> nn.Module:
+    """Shipped checkpoints, loaded once per (name, device) for repeated magnify calls."""
+    return load_magnifier(name, device=device)
+
+
 def _resolve_model(model, device):
     if isinstance(model, str):
-        return load_magnifier(model, device=device)
+        return _shipped(model, str(device))
     if isinstance(model, nn.Module):
         return model
     raise ValueError(f"magnify_learned: `model` must be 'oh2018', 'stmemm' or an nn.Module, got {model!r}")
