@@ -11,6 +11,15 @@ from merlib.models import bai2021_pipeline as P
 from merlib.models.bai2021 import Bai2021, aggregate_segments
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny LSTM steps run much faster on one thread than on several competing for a shared CPU."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _small_cnn(freeze):
     torch.manual_seed(0)
     return backbones.load("small_cnn", freeze=freeze, device="cpu")
@@ -158,6 +167,7 @@ def test_loso_end_to_end_on_toy_data():
     bb = _small_cnn(True)
     inputs = clip_inputs(ds, bb, "amm", 3.0, 32, progress=False)
     cfg = BaiConfig(n=7, epochs=4, hidden=8, batch_size=16, lr=1e-2, num_threads=1)
+    torch.set_num_threads(2)                                             # the fixture restores the original
     threads = torch.get_num_threads()
     out = loso_bai2021(ds, inputs, bb, cfg, seed=0, device="cpu", policies=("last", "oracle_test"), progress=False)
     assert torch.get_num_threads() == threads                          # restored after training

@@ -75,8 +75,8 @@ class BaiConfig:
                 raise ValueError(f"BaiConfig: `{name}` must be a positive int, got {v!r}")
         if self.temporal not in ("bilstm", "mean"):
             raise ValueError(f"BaiConfig: `temporal` must be 'bilstm' or 'mean', got {self.temporal!r}")
-        if self.num_threads is not None and (isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int)
-                                             or self.num_threads < 1):
+        nt = self.num_threads
+        if nt is not None and (isinstance(nt, bool) or not isinstance(nt, int) or nt < 1):
             raise ValueError(f"BaiConfig: `num_threads` must be None or a positive int, got {self.num_threads!r}")
 
 
@@ -86,12 +86,13 @@ def _backbone_identity(backbone) -> dict:
 
 def clip_inputs(dataset, backbone, method: str = "amm", alpha: float = 10.0, size=None, *,
                 cache: Cache | None = None, magnify_options: dict | None = None, frames: dict | None = None,
-                progress: bool = True, desc: str | None = None) -> list[torch.Tensor]:
+                batch_size: int = 16, progress: bool = True, desc: str | None = None) -> list[torch.Tensor]:
     """Per-frame inputs of every clip of ``dataset`` after magnification (cached on disk).
 
     Args:
         dataset: a merlib dataset (``.clips``, ``.frames(i, size=...)``).
-        backbone: a merlib Backbone; its frozen prefix is applied (:func:`~merlib.models.bai2021_pipeline.frame_inputs`).
+        backbone: a merlib Backbone; its frozen prefix is applied
+            (:func:`~merlib.models.bai2021_pipeline.frame_inputs`).
         method, alpha: ``"none"``, ``"amm"`` or ``"pmm"`` and merlib's α (output shows ``f(x + (1+α)·δ)``),
             relative to the onset frame.
         size: frames are loaded at ``size`` (int or ``(H, W)``; ``None``: as stored) and magnified there.
@@ -125,7 +126,7 @@ def clip_inputs(dataset, backbone, method: str = "amm", alpha: float = 10.0, siz
                 x = dataset.frames(i, size=size)
                 if frames is not None:
                     frames[i] = x
-            return frame_inputs(backbone, magnify_clip(x, method, alpha, **opts))
+            return frame_inputs(backbone, magnify_clip(x, method, alpha, **opts), batch_size=batch_size)
 
         out.append(compute() if cache is None else cache.get_or_compute(key, compute))
     return out
@@ -217,8 +218,8 @@ def _run_folds(dataset, inputs, backbone, cfg, folds, labels, k, dev, seed, poli
         torch.manual_seed(fold_seed)
         # a fully frozen backbone is never trained (its output is cached), so folds can share it
         trainable = len(backbone.frozen) < len(backbone.block_names)
-        model = Bai2021(copy.deepcopy(backbone) if trainable else backbone, hidden=cfg.hidden, num_classes=k, temporal=cfg.temporal,
-                        dropout=cfg.dropout, device=dev)
+        model = Bai2021(copy.deepcopy(backbone) if trainable else backbone, hidden=cfg.hidden, num_classes=k,
+                        temporal=cfg.temporal, dropout=cfg.dropout, device=dev)
         x_tr, own_tr = make_segments([inputs[i] for i in fold.train_idx], cfg.n, cfg.interval, cfg.stride)
         y_tr = labels[fold.train_idx][own_tr]
         x_te, own_te = make_segments([inputs[i] for i in fold.test_idx], cfg.n, cfg.interval, cfg.stride)
