@@ -162,7 +162,7 @@ def train_magnifier(out, config: TrainConfig | None = None, *, resume: bool = Tr
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{float(losses['total'].detach()):.4f}", refresh=False)
-        if not math.isfinite(float(losses["total"])):
+        if not math.isfinite(float(losses["total"].detach())):
             raise FloatingPointError(f"train_magnifier: loss became {float(losses['total'])} at step {step}")
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 >= cfg.max_minutes
         if step % cfg.val_every == 0 or step == cfg.steps or out_of_time:
