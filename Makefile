@@ -28,8 +28,12 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 reproduce: setup
 	$(PY) -m merlib reproduce $(NOTEBOOKS) $(if $(QUICK),--quick) --out $(OUT)
 
+# One torch/OpenMP thread per process in the suite: its kernels are small, and on a 2-core machine two
+# threads per process fight with the notebook kernel and Ray/pool workers (measured: 11 min -> about 3 min
+# for the suite on a loaded machine). Override with `make test OMP_NUM_THREADS=2`.
+OMP_NUM_THREADS ?= 1
 test: setup
-	MERLIB_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MERLIB_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra $(PYTEST_ARGS)
 
 bench: setup
