@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -130,7 +131,7 @@ def train_magnifier(out, config: TrainConfig | None = None, *, resume: bool = Tr
     def record():
         return {"train_config": cfg.to_dict(), "pair_config": pair_cfg.to_dict(), "history": history,
                 "steps_done": step, "wall_s": wall_before + (time.time() - t0),
-                "command": " ".join(sys.argv), "torch_threads": torch.get_num_threads(),
+                "command": shlex.join(sys.argv), "torch_threads": torch.get_num_threads(),
                 "device": str(dev)}
 
     def save_state():
