@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from merlib.magnify.learned import (OhConfig, OhMagnifier, _Conv, load_magnifier, magnify_learned,
+from merlib.magnify.learned import (OhMagnifier, _Conv, load_magnifier, magnify_learned,
                                     map_official_state_dict, save_magnifier)
 from merlib.magnify.swin import STMEMM, STMEMMConfig
 

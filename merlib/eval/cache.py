@@ -42,7 +42,7 @@ def tensor_digest(t) -> str:
     return h.hexdigest()
 
 
-_DIGESTS: "weakref.WeakKeyDictionary" = None  # module -> (signature, digest); set lazily
+_DIGESTS = None  # weakref.WeakKeyDictionary: module -> (signature, digest); created on first use
 
 
 def module_digest(module: torch.nn.Module) -> str:

@@ -34,7 +34,7 @@ encoded shape representation over time, then ``M_t + h(alpha·g(filtered_t))``, 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +42,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from merlib.configs import check_known_keys
 
 __all__ = [
     "OhConfig", "OhMagnifier", "OhEncoder", "OhManipulator", "OhDecoder",
@@ -131,10 +133,7 @@ class OhConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "OhConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"OhConfig: unknown keys {sorted(unknown)}; expected some of {sorted(names)}")
+        check_known_keys(cls, d)
         return cls(**d)
 
 

@@ -23,13 +23,14 @@ The paper gives no sizes; the default here is small enough to train on a CPU (32
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.models.swin_transformer import SwinTransformerBlock
 
+from merlib.configs import check_known_keys
 from merlib.magnify.learned import ResBlock, _alpha_tensor, _Conv
 
 __all__ = ["STMEMMConfig", "STMEMM", "ResidualSwinBlock"]
@@ -54,10 +55,7 @@ class STMEMMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "STMEMMConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"STMEMMConfig: unknown keys {sorted(unknown)}; expected some of {sorted(names)}")
+        check_known_keys(cls, d)
         d = dict(d)
         for k in ("encoder_rstb", "mmtb_rstb"):
             if k in d:

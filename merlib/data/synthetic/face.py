@@ -11,10 +11,12 @@ centred near the origin. The subject's left side is x > 0 (the image right).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+
+from merlib.configs import check_known_keys
 
 __all__ = ["Identity", "sample_identity", "shade"]
 
@@ -63,10 +65,7 @@ class Identity:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Identity":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"Identity.from_dict: unknown fields {sorted(unknown)}")
+        check_known_keys(cls, d)
         return cls(**d)
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from merlib.configs import check_known_keys
 from merlib.data.synthetic.action_units import AUActivation, format_aus
 from merlib.data.synthetic.face import Identity
 
@@ -73,9 +74,7 @@ class NuisanceParams:
 
     @classmethod
     def from_dict(cls, d: dict) -> "NuisanceParams":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"NuisanceParams.from_dict: unknown fields {sorted(unknown)}")
+        check_known_keys(cls, d)
         return cls(**d)
 
 
@@ -148,9 +147,7 @@ class ClipSpec:
     def from_dict(cls, d: dict) -> "ClipSpec":
         d = dict(d)
         d.pop("action_units", None)
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"ClipSpec.from_dict: unknown fields {sorted(unknown)}")
+        check_known_keys(cls, d)
         d["identity"] = Identity.from_dict(d["identity"])
         d["nuisance"] = NuisanceParams.from_dict(d.get("nuisance", {}))
         d["aus"] = [AUActivation(**a) for a in d["aus"]]
