@@ -1,6 +1,7 @@
 # merlib: the two commands of the README, and the set-up they share.
 #
-#   make reproduce   set up .venv if needed, then execute every notebook (QUICK=1 for quick mode)
+#   make reproduce   set up .venv if needed, then execute every notebook at the standard size
+#                    (SIZE=quick|standard|full; QUICK=1 is SIZE=quick)
 #   make test        set up .venv if needed, then pytest on tests/ + every notebook in quick mode (nbval)
 #
 # Set-up is idempotent: .venv is (re)installed only when requirements*.txt or pyproject.toml change.
@@ -10,6 +11,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.merlib-installed
 OUT    ?= runs
 QUICK  ?=
+SIZE   ?= standard
 NOTEBOOKS ?=
 PYTEST_ARGS ?=
 
@@ -26,14 +28,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@echo "merlib environment ready in $(VENV)"
 
 reproduce: setup
-	$(PY) -m merlib reproduce $(NOTEBOOKS) $(if $(QUICK),--quick) --out $(OUT)
+	$(PY) -m merlib reproduce $(NOTEBOOKS) --size $(if $(QUICK),quick,$(SIZE)) --out $(OUT)
 
 # One torch/OpenMP thread per process in the suite: its kernels are small, and on a 2-core machine two
 # threads per process fight with the notebook kernel and Ray/pool workers (measured: 11 min -> about 3 min
 # for the suite on a loaded machine). Override with `make test OMP_NUM_THREADS=2`.
 OMP_NUM_THREADS ?= 1
 test: setup
-	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MERLIB_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MERLIB_QUICK=1 MERLIB_RUN_SIZE=quick $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra $(PYTEST_ARGS)
 
 bench: setup

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m merlib reproduce [NOTEBOOK ...] [--quick] [--out DIR] [-p NAME VALUE]
+    python -m merlib reproduce [NOTEBOOK ...] [--size quick|standard|full | --quick] [--out DIR] [-p NAME VALUE]
 
 ``NOTEBOOK`` is a path, a file stem (``10_bai2021_evm_vggface2_bilstm``) or a
 unique prefix (``10``); with none, every notebook in ``notebooks/`` runs, in
@@ -16,6 +16,8 @@ name order. For each notebook the command writes
 
 A notebook that raises is reported with the index and execution count of the
 failing cell; the remaining notebooks still run and the command exits 1.
+``--size`` injects ``RUN_SIZE`` (see :mod:`merlib.run_size`; ``--quick`` is ``--size quick``); without it each
+notebook uses its own default (``$MERLIB_RUN_SIZE``, else ``standard``).
 ``-p NAME VALUE`` values are parsed as YAML (``-p SEED 3`` is an int,
 ``-p DATASET casme2`` a string, ``-p DATA_ROOT null`` is ``None``).
 """
@@ -26,6 +28,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from merlib.run_size import RUN_SIZES, check_run_size, default_run_size
 
 __all__ = ["find_notebooks", "reproduce", "add_arguments", "run"]
 
@@ -111,7 +115,8 @@ def _run_one(nb_path: Path, out_dir: Path, parameters: dict, kernel: str | None,
         "notebook": stem,
         "status": status,
         "error": error,
-        "quick": bool(parameters.get("QUICK")),
+        "run_size": parameters.get("RUN_SIZE") or default_run_size(),
+        "quick": (parameters.get("RUN_SIZE") or default_run_size()) == "quick",
         "parameters": params,
         "metrics": recorded.get("metrics", {}),
         "tables": recorded.get("tables", {}),
@@ -149,6 +154,7 @@ def _summary(records: list[dict]) -> str:
 
 
 def reproduce(notebooks: list[str] | None = None, quick: bool = False, out: str | Path = "runs",
+              size: str | None = None,
               parameters: dict | None = None, notebook_dir: str | Path | None = None,
               kernel: str | None = None, cell_timeout: int | None = None, progress: bool = True) -> list[dict]:
     """Execute notebooks and return one record per notebook (see module docstring)."""
@@ -157,9 +163,16 @@ def reproduce(notebooks: list[str] | None = None, quick: bool = False, out: str 
     paths = find_notebooks(notebooks, notebook_dir)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {"QUICK": bool(quick), **(parameters or {})}
     if quick:
-        os.environ["MERLIB_QUICK"] = "1"  # the kernel inherits it; the QUICK parameter wins anyway
+        if size not in (None, "quick"):
+            raise ValueError(f"reproduce: quick=True contradicts size={size!r}")
+        size = "quick"
+    params = dict(parameters or {})
+    if size is not None:
+        params["RUN_SIZE"] = check_run_size(size, source="reproduce: size")
+        os.environ["MERLIB_RUN_SIZE"] = size  # the kernel inherits it; the RUN_SIZE parameter wins anyway
+        if size == "quick":
+            os.environ["MERLIB_QUICK"] = "1"
     records = []
     bar = tqdm(paths, desc="notebooks", unit="nb", disable=not progress)
     for path in bar:
@@ -176,7 +189,10 @@ def reproduce(notebooks: list[str] | None = None, quick: bool = False, out: str 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                         help="paths, stems or unique prefixes (default: every notebook in notebooks/)")
-    parser.add_argument("--quick", action="store_true", help="quick mode (QUICK=True, MERLIB_QUICK=1)")
+    parser.add_argument("--size", choices=RUN_SIZES, default=None,
+                        help="run size injected as RUN_SIZE (default: each notebook's own, i.e. $MERLIB_RUN_SIZE "
+                             "or 'standard')")
+    parser.add_argument("--quick", action="store_true", help="the quick size (same as --size quick)")
     parser.add_argument("--out", default="runs", help="output folder for executed notebooks and JSON (default: runs)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a parameters-cell value (VALUE parsed as YAML); repeatable")
@@ -189,10 +205,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     params = {name: _parse_value(value) for name, value in args.parameter}
     try:
-        records = reproduce(args.notebooks, quick=args.quick, out=args.out, parameters=params,
+        if args.quick and args.size not in (None, "quick"):
+            raise ValueError(f"reproduce: --quick contradicts --size {args.size}")
+        records = reproduce(args.notebooks, quick=args.quick, size=args.size, out=args.out, parameters=params,
                             notebook_dir=args.notebook_dir, kernel=args.kernel,
                             cell_timeout=args.cell_timeout, progress=not args.no_progress)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
     print()

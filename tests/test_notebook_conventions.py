@@ -2,7 +2,8 @@
 
 These tests read the .ipynb files as JSON (no kernel): outputs stripped, badges and
 citation in the first markdown cell, the Colab guard first, one `parameters` cell with
-the six standard names, derived values and seeding in the next cell.
+the six standard names (RUN_SIZE read from the environment as merlib.run_size says), the run size checked and
+QUICK derived, seeding and the environment print in the next cell.
 """
 import ast
 import json
@@ -15,7 +16,9 @@ from merlib._version import REPOSITORY
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-PARAMETERS = {"QUICK", "SEED", "DATA_ROOT", "DATASET", "RESULTS_PATH", "DEVICE"}
+PARAMETERS = {"RUN_SIZE", "SEED", "DATA_ROOT", "DATASET", "RESULTS_PATH", "DEVICE"}
+RUN_SIZE_LINE = ('RUN_SIZE = os.environ.get("MERLIB_RUN_SIZE") or '
+                 '("quick" if os.environ.get("MERLIB_QUICK") == "1" else "standard")')
 
 
 def _load(path):
@@ -57,8 +60,8 @@ def test_first_markdown_cell(path):
     assert colab in text, f"{path.name}: Colab badge must link to {colab}"
     assert binder in text, f"{path.name}: Binder badge must link to {binder}"
     assert re.search(r"\bcit(e|ation)\b", text, re.I), f"{path.name}: first cell needs a citation"
-    assert re.search(r"quick", text, re.I) and re.search(r"full", text, re.I) and re.search(r"\bmin", text), \
-        f"{path.name}: first cell must state the expected quick and full run times"
+    assert all(re.search(size, text, re.I) for size in ("quick", "standard", "full")) and re.search(r"\bmin", text), \
+        f"{path.name}: first cell must state the run times of the three sizes (quick, standard, full)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -83,10 +86,13 @@ def test_parameters_cell(path):
              for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
     missing = PARAMETERS - names
     assert not missing, f"{path.name}: parameters cell lacks {sorted(missing)}"
-    assert 'QUICK = os.environ.get("MERLIB_QUICK") == "1"' in _source(cells[i]), \
-        f"{path.name}: QUICK must be read from MERLIB_QUICK in the parameters cell"
+    assert RUN_SIZE_LINE in _source(cells[i]), \
+        f"{path.name}: RUN_SIZE must be read in the parameters cell as `{RUN_SIZE_LINE}`"
+    assert "QUICK" not in names, f"{path.name}: QUICK is derived from RUN_SIZE in the next cell, not a parameter"
     nxt = next(c for c in cells[i + 1:] if c["cell_type"] == "code")
     src = _source(nxt)
+    assert "check_run_size(RUN_SIZE)" in src and 'QUICK = RUN_SIZE == "quick"' in src, \
+        f"{path.name}: the cell after 'parameters' must check RUN_SIZE and derive QUICK from it"
     assert "seed_everything(" in src and "environment(" in src, \
         f"{path.name}: the cell after 'parameters' must seed and print the environment via merlib"
 

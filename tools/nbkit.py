@@ -65,15 +65,17 @@ def standard_header(stem: str, title: str, citation: str, runtime: str, intro: s
 
 **Cite:** {citation}
 
-**Run time:** {runtime}. Quick mode (`MERLIB_QUICK=1`, or `python -m merlib reproduce {stem} --quick`)
-runs on the built-in synthetic data in minutes; full mode runs the complete experiment.
+**Run time:** {runtime}. Three run sizes (`RUN_SIZE` in the parameters cell, or
+`python -m merlib reproduce {stem} --size quick|standard|full`): `quick` (CI and Binder, ≤ 3 min),
+`standard` (the default: the synthetic benchmark at its operating point, ≤ 20 min on 2 CPU cores) and
+`full` (the paper's setup on a licensed dataset, usually a GPU).
 
 {intro}"""
     params = f'''
 # Parameters (papermill injects overrides after this cell; derived values go in the next cell).
 import os
 
-QUICK = os.environ.get("MERLIB_QUICK") == "1"   # quick mode: small data, few epochs
+RUN_SIZE = os.environ.get("MERLIB_RUN_SIZE") or ("quick" if os.environ.get("MERLIB_QUICK") == "1" else "standard")  # "quick" | "standard" | "full"
 SEED = 0                                        # one seed for everything
 DATA_ROOT = None                                # folder of a licensed dataset copy (None: synthetic data)
 DATASET = "{dataset}"                           # "synthetic", "casme2", "samm", "smic_hs", "megc2019_composite"
@@ -84,6 +86,8 @@ DEVICE = "auto"                                 # "auto" picks CUDA when present
     setup = f'''
 import merlib
 
+RUN_SIZE = merlib.check_run_size(RUN_SIZE)
+QUICK = RUN_SIZE == "quick"                     # CI / nbval / Binder size; "standard" is the synthetic benchmark
 SEED = merlib.seed_everything(SEED)
 DEV = merlib.device(DEVICE)
 _ = merlib.environment(verbose=True, device_spec=DEVICE)
