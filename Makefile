@@ -15,7 +15,7 @@ SIZE   ?= standard
 NOTEBOOKS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup reproduce test bench clean-venv
+.PHONY: setup reproduce test bench clean-venv notebooks-papermill
 
 setup: $(STAMP)
 
@@ -37,6 +37,13 @@ OMP_NUM_THREADS ?= 1
 test: setup
 	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MERLIB_QUICK=1 MERLIB_RUN_SIZE=quick $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -ra $(PYTEST_ARGS)
+
+# every notebook once through papermill (as `make reproduce` runs them), quick size, under a time limit:
+# a stalled cell fails the run naming the cell (--cell-timeout), and the whole step is bounded too.
+NOTEBOOK_RUN_LIMIT ?= 1800
+notebooks-papermill: setup
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) timeout $(NOTEBOOK_RUN_LIMIT) $(PY) -m merlib reproduce --quick --cell-timeout 600 \
+		--out $(or $(CI_RUNS),runs/ci) --no-progress
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -230,7 +230,7 @@ def main(argv=None) -> int:
         # 64-frame temporal
         clip = texture_clip(size, args.temporal_frames)
         clipd = clip.to(dev)
-        kw = dict(mode="temporal", fps=FPS, freq_lo=F_LO, freq_hi=F_HI, temporal_filter="butterworth")
+        kw = dict(mode="temporal", fps=FPS, freq_lo=F_LO, freq_hi=F_HI, temporal_filter="butterworth_bandpass")
         reps = 1 if size >= 512 else max(1, args.repeats - 1)
         n = args.temporal_frames
         s, m = timed(lambda: magnify(clipd, alpha, method="eulerian", **kw), dev, reps)

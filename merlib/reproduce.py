@@ -74,6 +74,46 @@ def _parse_value(text: str):
         return text
 
 
+#: Default per-cell time limit (s): well above the slowest cell of any notebook at "standard" size, so a
+#: stalled cell (e.g. a widget waiting on a client that never answers, jupyter/nbclient#312) fails, named.
+DEFAULT_CELL_TIMEOUT_S = 1800
+
+
+def _stalled_cell(out_nb: Path) -> dict:
+    """The cell papermill marked as running in a partly executed notebook (index, execution count, source)."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(str(out_nb), as_version=4)
+    except Exception:
+        return {}
+    for i, cell in enumerate(nb.cells):
+        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
+            return {"cell_index": i, "execution_count": cell.get("execution_count"),
+                    "source": cell.source.splitlines()[:3]}
+    return {}
+
+
+def _cell_from_preview(nb_path: Path, message: str) -> dict:
+    """Find the cell whose source nbclient quoted in a CellTimeoutError ("preview of the cell contents")."""
+    import re
+
+    m = re.search(r"preview of the cell contents:\s*-+\s*(.*?)\s*-+", message, re.S)
+    if not m:
+        return {}
+    first = m.group(1).strip().splitlines()[0] if m.group(1).strip() else ""
+    try:
+        import nbformat
+
+        nb = nbformat.read(str(nb_path), as_version=4)
+    except Exception:
+        return {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and first and first in cell.source:
+            return {"cell_index": i, "execution_count": None, "source": cell.source.splitlines()[:3]}
+    return {}
+
+
 def _run_one(nb_path: Path, out_dir: Path, parameters: dict, kernel: str | None,
              cell_timeout: int | None, progress: bool) -> dict:
     import papermill as pm
@@ -103,6 +143,11 @@ def _run_one(nb_path: Path, out_dir: Path, parameters: dict, kernel: str | None,
     except Exception as exc:  # kernel died, bad notebook JSON, timeout ...
         status = "failed"
         error = {"cell_index": None, "execution_count": None, "ename": type(exc).__name__, "evalue": str(exc)}
+        error.update(_stalled_cell(out_nb) or _cell_from_preview(nb_path, str(exc)))
+        if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower():
+            status = "timeout"
+            error["evalue"] = (f"cell {error.get('cell_index')} ran past the per-cell limit of {cell_timeout} s: "
+                               f"{error.get('source', [''])[:1]} — {exc}")
     wall = time.perf_counter() - start
     recorded = {}
     if out_json.exists():
@@ -156,7 +201,7 @@ def _summary(records: list[dict]) -> str:
 def reproduce(notebooks: list[str] | None = None, quick: bool = False, out: str | Path = "runs",
               size: str | None = None,
               parameters: dict | None = None, notebook_dir: str | Path | None = None,
-              kernel: str | None = None, cell_timeout: int | None = None, progress: bool = True) -> list[dict]:
+              kernel: str | None = None, cell_timeout: int | None = DEFAULT_CELL_TIMEOUT_S, progress: bool = True) -> list[dict]:
     """Execute notebooks and return one record per notebook (see module docstring)."""
     from tqdm.auto import tqdm
 
@@ -198,7 +243,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a parameters-cell value (VALUE parsed as YAML); repeatable")
     parser.add_argument("--notebook-dir", default=None, help="where to look for notebooks (default: notebooks/)")
     parser.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
-    parser.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: none)")
+    parser.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S,
+                        help=f"seconds per cell before the run fails naming the cell (default {DEFAULT_CELL_TIMEOUT_S})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

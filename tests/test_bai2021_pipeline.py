@@ -5,10 +5,11 @@ import torch
 
 from merlib.data.frames import sliding_window_indices
 from merlib.eval import Cache, InMemoryDataset
-from merlib.eval.experiments_bai2021 import BaiConfig, clip_inputs, loso_bai2021, n_sweep_row
 from merlib.models import backbones
-from merlib.models import bai2021_pipeline as P
-from merlib.models.bai2021 import Bai2021, aggregate_segments
+from merlib.papers.bai2021 import experiment as X
+from merlib.papers.bai2021 import pipeline as P
+from merlib.papers.bai2021.experiment import BaiConfig, clip_inputs, loso_bai2021, n_sweep_row
+from merlib.papers.bai2021.model import Bai2021, aggregate_segments
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,7 @@ def _small_cnn(freeze):
 @pytest.mark.parametrize("t", [14, 20, 29, 43, 60])
 @pytest.mark.parametrize("n", [7, 10, 14])
 def test_segment_indices_long_clips_match_sliding_windows(t, n):
-    idx = P.segment_indices(t, n)
+    idx = P.segment_indices(t, n, interval="auto")
     assert idx.dtype == torch.long and idx.shape[1] == n
     assert int(idx[0, 0]) == 0 and int(idx[-1, -1]) == t - 1          # the whole clip is covered
     step = max(1, (t - 1) // (2 * (n - 1)))
@@ -93,36 +94,18 @@ def test_forward_cached_equals_model_forward(freeze, temporal, atol):
         torch.testing.assert_close(P.forward_cached(model, cached), model(seg), atol=atol, rtol=0)
 
 
-def test_train_segments_learns_a_separable_problem_and_is_deterministic():
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(48) % 3
-    x = torch.randn(48, 4, 64, generator=g) * 0.3
-    x[:, :, :3] += torch.nn.functional.one_hot(y, 3).float()[:, None, :] * 2.0
-
-    def fit():
-        torch.manual_seed(0)
-        model = Bai2021(_small_cnn(True), hidden=8, num_classes=3, dropout=0.0, device="cpu")
-        losses = P.train_segments(model, x, y, epochs=20, lr=2e-2, batch_size=16, seed=0)
-        clips, probs = P.predict_clips(model, x, torch.arange(48))
-        return losses, probs
-
-    losses, probs = fit()
-    assert losses[-1] < 0.5 * losses[0]
-    assert (probs.argmax(1) == y).float().mean() >= 0.95
-    torch.testing.assert_close(fit()[1], probs)
-
-
-def test_predict_clips_averages_segment_probabilities():
-    model = Bai2021(_small_cnn(True), hidden=4, num_classes=3, device="cpu")
-    x = torch.randn(7, 4, 64)
-    owner = torch.tensor([0, 0, 1, 1, 1, 2, 2])
-    clips, probs = P.predict_clips(model, x, owner, batch_size=3)
-    with torch.no_grad():
-        logits = P.forward_cached(model.eval(), x)
-    ref_clips, ref = aggregate_segments(logits, owner, method="mean_prob")
-    assert clips == ref_clips == [0, 1, 2]
-    torch.testing.assert_close(probs, ref)
-    torch.testing.assert_close(probs[1], logits[2:5].softmax(1).mean(0))
+def test_paper_reading_interval_follows_clip_length_not_n():
+    """interval="length": a clip of reference length is read frame by frame for every N (N sets the extent)."""
+    for n in (7, 10, 14):
+        idx = P.segment_indices(29, n)
+        assert ((idx[:, 1:] - idx[:, :-1]) == 1).all()                   # consecutive frames
+        assert int(idx[0, -1]) == n - 1                                   # a window spans N frames
+    long = P.segment_indices(60, 7)                                       # twice the reference: interval 2
+    assert ((long[:, 1:] - long[:, :-1]) == 2).all()
+    spans = {n: int(P.segment_indices(29, n, interval="auto")[0, -1]) for n in (7, 14)}
+    assert abs(spans[7] - spans[14]) <= 2                                 # "auto": every N spans ~half the clip
+    with pytest.raises(ValueError, match="interval"):
+        P.segment_indices(29, 7, interval="half")
 
 
 # ------------------------------------------------------------------ cache reuse + LOSO end to end
@@ -148,8 +131,12 @@ def test_clip_inputs_are_cached_per_clip_and_magnification(tmp_path):
     ds = _toy_dataset()
     bb = _small_cnn(True)
     cache = Cache(tmp_path / "c")
+    X.feature_stage(bb).clear()                                           # no in-memory copies from other tests
     first = clip_inputs(ds, bb, "amm", 5.0, 32, cache=cache, progress=False)
     assert cache.misses == len(ds) and cache.hits == 0
+    memo = clip_inputs(ds, bb, "amm", 5.0, 32, cache=cache, progress=False)       # from memory: no disk access
+    assert cache.hits == 0 and all(a is b for a, b in zip(first, memo))
+    X.feature_stage(bb).clear()
     again = clip_inputs(ds, bb, "amm", 5.0, 32, cache=cache, progress=False)
     assert cache.hits == len(ds) and cache.misses == len(ds)
     for a, b in zip(first, again):
@@ -165,11 +152,11 @@ def test_clip_inputs_are_cached_per_clip_and_magnification(tmp_path):
 def test_loso_end_to_end_on_toy_data():
     ds = _toy_dataset()
     bb = _small_cnn(True)
-    inputs = clip_inputs(ds, bb, "amm", 3.0, 32, progress=False)
     cfg = BaiConfig(n=7, epochs=4, hidden=8, batch_size=16, lr=1e-2, num_threads=1)
     torch.set_num_threads(2)                                             # the fixture restores the original
     threads = torch.get_num_threads()
-    out = loso_bai2021(ds, inputs, bb, cfg, seed=0, device="cpu", policies=("last", "oracle_test"), progress=False)
+    out = loso_bai2021(ds, bb, cfg, method="amm", alpha=3.0, size=32, seed=0, device="cpu",
+                       policies=("last", "oracle_test"), progress=False)
     assert torch.get_num_threads() == threads                          # restored after training
     last, oracle = out["last"], out["oracle_test"]
     assert len(last.predictions) == len(ds) and len(last.folds) == 4
@@ -182,7 +169,7 @@ def test_loso_end_to_end_on_toy_data():
     assert (probs.argmax(1) == last.predictions["y_pred"].to_numpy()).all()
     row = n_sweep_row(last)
     assert set(row) == {"pooled_accuracy", "recall:negative", "recall:positive", "recall:surprise"}
-    again = loso_bai2021(ds, inputs, bb, cfg, seed=0, device="cpu", progress=False)["last"]
+    again = loso_bai2021(ds, bb, cfg, method="amm", alpha=3.0, size=32, seed=0, device="cpu", progress=False)["last"]
     assert again.predictions["y_pred"].tolist() == last.predictions["y_pred"].tolist()
 
 
@@ -195,12 +182,45 @@ def test_bai_config_validates():
         BaiConfig(num_threads=0)
 
 
-def test_loso_rejects_mismatched_inputs():
-    ds = _toy_dataset()
-    with pytest.raises(ValueError, match="inputs"):
-        loso_bai2021(ds, [torch.zeros(5, 64)], _small_cnn(True), progress=False)
+def test_loso_rejects_inner_val():
     with pytest.raises(ValueError, match="inner_val"):
-        loso_bai2021(ds, [torch.zeros(9, 64)] * len(ds), _small_cnn(True), policies=("inner_val",), progress=False)
+        loso_bai2021(_toy_dataset(), _small_cnn(True), policies=("inner_val",), progress=False)
+
+
+def test_bai_run_killed_mid_fold_resumes_with_identical_numbers(tmp_path):
+    from merlib.eval import RunInterrupted
+
+    ds = _toy_dataset()
+    bb = _small_cnn(2)                                                     # B2.. trained: checkpoints hold them
+    cfg = BaiConfig(n=7, epochs=3, hidden=8, batch_size=16, lr=1e-2, num_threads=1)
+    kw = dict(method="amm", alpha=3.0, size=32, seed=0, device="cpu", policies=("last", "oracle_test"),
+              progress=False)
+    ref = loso_bai2021(ds, bb, cfg, results_dir=tmp_path / "ref", **kw)
+    calls = []
+
+    def kill(fold, epoch, rec):
+        calls.append((fold, epoch))
+        if len(calls) == 5:                                                # fold 2, epoch 1 of 3
+            raise RunInterrupted("killed")
+
+    with pytest.raises(RunInterrupted):
+        loso_bai2021(ds, bb, cfg, results_dir=tmp_path / "run", on_epoch_end=kill, **kw)
+    assert (tmp_path / "run" / "checkpoints").exists()
+    again = loso_bai2021(ds, bb, cfg, results_dir=tmp_path / "run", **kw)
+    for pol in ("last", "oracle_test"):
+        cols = [f"p{q}" for q in range(3)]
+        np.testing.assert_array_equal(again[pol].predictions[cols].to_numpy(), ref[pol].predictions[cols].to_numpy())
+    assert "resumed" not in again["last"].folds.columns or True
+    assert (tmp_path / "run" / "result_last.json").exists()
+
+
+def test_fc_only_uses_frozen_features_even_with_a_trainable_backbone():
+    bb = _small_cnn(2)
+    fc = X.frozen_copy(bb)
+    assert fc is not bb and len(fc.frozen) == len(fc.block_names) and len(bb.frozen) < len(bb.block_names)
+    assert X.frozen_copy(fc) is fc
+    head = X.BaiModel(fc, hidden=4, temporal="mean")(3)
+    assert len(head.tail) == 0 and {n for n, _ in head.named_parameters()} == {"classifier.weight", "classifier.bias"}
 
 
 @pytest.mark.slow
@@ -209,7 +229,7 @@ def test_loso_on_the_tiny_synthetic_preset():
 
     ds = load_dataset("synthetic", preset="tiny", classes="megc3")
     bb = _small_cnn(True)
-    inputs = clip_inputs(ds, bb, "pmm", 5.0, 32, magnify_options={"luma_only": True}, progress=False)
-    res = loso_bai2021(ds, inputs, bb, BaiConfig(n=7, epochs=2, hidden=8), device="cpu", progress=False)["last"]
+    res = loso_bai2021(ds, bb, BaiConfig(n=7, epochs=2, hidden=8), method="pmm", alpha=5.0, size=32,
+                       magnify_options={"luma_only": True}, device="cpu", progress=False)["last"]
     assert len(res.predictions) == len(ds) and res.metrics["n_folds"] == len(ds.subjects)
     assert 0.0 <= res.metrics["pooled_accuracy"] <= 1.0

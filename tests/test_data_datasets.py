@@ -68,7 +68,7 @@ def test_casme2_clips_table(tmp_path):
     row = ds.clips.iloc[0]
     assert (row.onset, row.apex, row.offset, row.n_frames) == (10, 14, 19, 10)
     assert row.apex_source == "annotation" and row.fixes == ""
-    assert row.path.endswith("CASME2-RAW/sub01/EP02_01f")
+    assert row.path.endswith("Cropped/sub01/EP02_01f")
 
 
 def test_casme2_megc3_mapping(tmp_path):

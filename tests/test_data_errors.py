@@ -62,8 +62,8 @@ def test_missing_annotation_file(casme):
 
 
 def test_missing_frame_folder_root(casme):
-    shutil.rmtree(casme / "CASME2-RAW")
-    with pytest.raises(DatasetError, match="CASME II frame folder not found"):
+    shutil.rmtree(casme / "Cropped")
+    with pytest.raises(DatasetError, match="CASME II cropped frame folder not found"):
         load_dataset("casme2", casme)
 
 
@@ -178,21 +178,21 @@ def test_onset_after_offset_without_frames_to_fix_it(casme):
 
 # ----------------------------------------------------------------- frames on disk ------------
 def test_row_without_folder(casme):
-    shutil.rmtree(casme / "CASME2-RAW" / "sub02" / "EP07_01")
+    shutil.rmtree(casme / "Cropped" / "sub02" / "EP07_01")
     with pytest.raises(DatasetError, match=r"clip folder not found: .*EP07_01 \(clip EP07_01, subject 2\)") as e:
         load_dataset("casme2", casme)
     assert e.value.row == "row 5"
 
 
 def test_missing_frame(casme):
-    (casme / "CASME2-RAW" / "sub01" / "EP03_02" / "img7.jpg").unlink()
+    (casme / "Cropped" / "sub01" / "EP03_02" / "img7.jpg").unlink()
     with pytest.raises(DatasetError, match=r"1 frame\(s\) of onset..offset 5..12 missing .*EP03_02: 7") as e:
         load_dataset("casme2", casme)
     assert e.value.row == "row 3"
 
 
 def test_empty_clip_folder(casme):
-    folder = casme / "CASME2-RAW" / "sub01" / "EP03_02"
+    folder = casme / "Cropped" / "sub01" / "EP03_02"
     for p in folder.iterdir():
         p.unlink()
     with pytest.raises(DatasetError, match="clip folder holds no image file"):
@@ -200,21 +200,21 @@ def test_empty_clip_folder(casme):
 
 
 def test_two_files_with_the_same_frame_number(casme):
-    folder = casme / "CASME2-RAW" / "sub01" / "EP03_02"
+    folder = casme / "Cropped" / "sub01" / "EP03_02"
     shutil.copy(folder / "img7.jpg", folder / "img07.jpg")
     with pytest.raises(DatasetError, match="two files carry frame number 7"):
         load_dataset("casme2", casme)
 
 
 def test_image_without_frame_number(casme):
-    folder = casme / "CASME2-RAW" / "sub01" / "EP03_02"
+    folder = casme / "Cropped" / "sub01" / "EP03_02"
     shutil.copy(folder / "img7.jpg", folder / "thumb.jpg")
     with pytest.raises(DatasetError, match="'thumb.jpg' has no frame number"):
         load_dataset("casme2", casme)
 
 
 def test_unreadable_image_names_the_file(casme):
-    bad = casme / "CASME2-RAW" / "sub01" / "EP02_01f" / "img12.jpg"
+    bad = casme / "Cropped" / "sub01" / "EP02_01f" / "img12.jpg"
     bad.write_bytes(b"\x00garbage")
     ds = load_dataset("casme2", casme)                  # frames are lazy: loading succeeds
     with pytest.raises(DatasetError, match="cannot decode the image file") as e:
@@ -227,7 +227,7 @@ def test_frames_of_different_sizes(casme):
     import cv2
     import numpy as np
 
-    p = casme / "CASME2-RAW" / "sub01" / "EP02_01f" / "img11.jpg"
+    p = casme / "Cropped" / "sub01" / "EP02_01f" / "img11.jpg"
     cv2.imwrite(str(p), np.zeros((30, 30, 3), np.uint8))
     ds = load_dataset("casme2", casme)
     with pytest.raises(DatasetError, match="differ in shape"):
@@ -238,14 +238,15 @@ def test_frames_of_different_sizes(casme):
 # ----------------------------------------------------------------- SMIC-HS -------------------
 def test_smic_unknown_emotion_folder(tmp_path):
     root = write_smic(tmp_path / "smic")
-    (root / "HS" / "s1" / "micro" / "negative").rename(root / "HS" / "s1" / "micro" / "angry")
+    (root / "SMIC_all_cropped" / "HS" / "s1" / "micro" / "negative").rename(
+        root / "SMIC_all_cropped" / "HS" / "s1" / "micro" / "angry")
     with pytest.raises(DatasetError, match="unknown emotion folder 'angry'") as e:
         load_dataset("smic_hs", root)
     assert e.value.path.name == "angry"
 
 
 def test_smic_without_subject_folders(tmp_path):
-    (tmp_path / "smic" / "HS").mkdir(parents=True)
+    (tmp_path / "smic" / "SMIC_all_cropped" / "HS").mkdir(parents=True)
     with pytest.raises(DatasetError, match=r"no subject folder \(s1, s2, ...\) found"):
         load_dataset("smic_hs", tmp_path / "smic")
 

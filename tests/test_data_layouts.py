@@ -77,7 +77,7 @@ CASME2_CLIPS = [
 ]
 
 
-def write_casme2(root: Path, clips=CASME2_CLIPS, *, frames_dir="CASME2-RAW", sheet="CASME2-coding-20140508.xlsx",
+def write_casme2(root: Path, clips=CASME2_CLIPS, *, frames_dir="Cropped", sheet="CASME2-coding-20140508.xlsx",
                  extra_frames=0, apex_cells=None, true_apex=None, color=True):
     """A tiny CASME II copy. ``apex_cells`` overrides what the sheet says for the apex (by clip),
     ``true_apex`` where the frames actually peak (by clip; default: the annotated apex)."""
@@ -107,12 +107,13 @@ SAMM_CLIPS = [
 ]
 
 
-def write_samm(root: Path, clips=SAMM_CLIPS, *, sheet="SAMM_Micro_FACS_Codes_v2.xlsx", notes=13, header=SAMM_HEADER):
+def write_samm(root: Path, clips=SAMM_CLIPS, *, sheet="SAMM_Micro_FACS_Codes_v2.xlsx", notes=13, header=SAMM_HEADER,
+               frames_dir="SAMM_CROP"):
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for subject, clip, onset, apex, offset, emotion, pad in clips:
-        folder = root / "SAMM" / f"{subject:03d}" / clip
+        folder = root / frames_dir / f"{subject:03d}" / clip
         write_frames(folder, range(onset, offset + 1), lambda n, s=subject, p=pad: f"{s:03d}_{n:0{p}d}",
                      true_apex=apex, color=False)
         full = [subject, clip, 1, onset, apex, offset, offset - onset + 1, "Micro - 1/2", "R12", "", emotion]
@@ -130,11 +131,13 @@ SMIC_CLIPS = [
 ]
 
 
-def write_smic(root: Path, clips=SMIC_CLIPS, *, top="HS"):
+def write_smic(root: Path, clips=SMIC_CLIPS, *, top="SMIC_all_cropped/HS"):
+    """SMIC-HS: the crops are named reg_image046810.bmp, the raw frames image046810.bmp."""
     root = Path(root)
+    prefix = "reg_image" if "cropped" in top else "image"
     for subject, emotion, clip, first, n, apex_pos in clips:
         folder = root / top / f"s{subject}" / "micro" / emotion / clip
-        write_frames(folder, range(first, first + n), lambda k: f"image{k:06d}", true_apex=first + apex_pos,
+        write_frames(folder, range(first, first + n), lambda k: f"{prefix}{k:06d}", true_apex=first + apex_pos,
                      ext=".bmp")
     return root
 
@@ -154,7 +157,7 @@ def test_casme2_sheet_reads_back_with_unnamed_columns(tmp_path):
     df = pd.read_excel(root / "CASME2-coding-20140508.xlsx")
     assert list(df.columns) == ["Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame",
                                 "Unnamed: 6", "Action Units", "Estimated Emotion"]
-    assert (root / "CASME2-RAW" / "sub01" / "EP02_01f" / "img10.jpg").is_file()
+    assert (root / "Cropped" / "sub01" / "EP02_01f" / "img10.jpg").is_file()
 
 
 def test_samm_sheet_has_header_after_13_note_rows(tmp_path):
@@ -163,8 +166,8 @@ def test_samm_sheet_has_header_after_13_note_rows(tmp_path):
     root = write_samm(tmp_path / "s")
     df = pd.read_excel(root / "SAMM_Micro_FACS_Codes_v2.xlsx", header=13)
     assert list(df.columns)[:6] == SAMM_HEADER[:6]
-    assert (root / "SAMM" / "006" / "006_1_2" / "006_05562.jpg").is_file()
-    assert (root / "SAMM" / "006" / "006_1_5" / "006_0120.jpg").is_file()   # another padding width
+    assert (root / "SAMM_CROP" / "006" / "006_1_2" / "006_05562.jpg").is_file()
+    assert (root / "SAMM_CROP" / "006" / "006_1_5" / "006_0120.jpg").is_file()   # another padding width
 
 
 @pytest.mark.parametrize("n,apex", [(10, 3), (7, 6), (5, 0)])

@@ -23,7 +23,7 @@ def test_clean_copy_verifies_with_counts(tmp_path):
 
 def test_verify_collects_every_problem(tmp_path):
     root = write_casme2(tmp_path / "c")
-    raw = root / "CASME2-RAW"
+    raw = root / "Cropped"
     shutil.copytree(raw / "sub01" / "EP03_02", raw / "sub01" / "EP99_99")          # folder without a row
     (raw / "sub02" / "EP01_11f" / "img22.jpg").unlink()                            # missing frame
     (raw / "sub01" / "EP02_01f" / "img12.jpg").write_bytes(b"broken")              # unreadable frame
@@ -51,7 +51,7 @@ def test_cli_verify_exit_codes(tmp_path, capsys):
     code = main(["data", "verify", "smic_hs", "--root", str(root)])
     out = capsys.readouterr().out
     assert code == 1                                  # 4 clips, the manifest expects 164
-    assert "clips: found 4, the manifest expects 164" in out and "merlib data verify: smic_hs" in out
+    assert "clips loaded: found 4, the manifest expects 164" in out and "merlib data verify: smic_hs" in out
     assert main(["data", "verify", "nonsense", "--root", str(root)]) == 2
     code = main(["data", "verify", "casme2", "--root", str(tmp_path / "missing"), "--no-read"])
     assert code == 1 and "dataset root for 'casme2' not found" in capsys.readouterr().out

@@ -193,3 +193,53 @@ def test_composite_protocol_scores_each_dataset_from_the_same_predictions(ds):
     assert per.loc["toy2", "pooled_uf1"] == pytest.approx(f1_score(sub["y_true"], sub["y_pred"], average="macro",
                                                                    labels=[0, 1, 2], zero_division=0))
     assert per.loc["toy2", "n_predictions"] == len(other)
+
+
+# ------------------------------------------------------------------ Task hooks (merlib.eval.task)
+def _half_loss(output, target, info):
+    return 0.5 * E.cross_entropy(output, target, info)
+
+
+def _two_samples(item):
+    """Two samples per clip (the clip and its time reversal), two views each (the item and its negative)."""
+    x = torch.stack([item, item.flip(0)])
+    return (x, -x)
+
+
+class _TwoView(torch.nn.Module):
+    def __init__(self, k, shapes):
+        super().__init__()
+        self.a = torch.nn.Linear(int(np.prod(shapes[0])), k)
+        self.b = torch.nn.Linear(int(np.prod(shapes[1])), k)
+
+    def forward(self, x, y):
+        return {"logits": self.a(x.flatten(1)) + self.b(y.flatten(1))}
+
+
+def _frame_means(module, frames):
+    return frames.mean(dim=(2, 3))                                     # (T, C): any shape per clip
+
+
+def test_task_samples_views_losses_aggregation_and_resume(ds, tmp_path):
+    cfg = E.TrainConfig(epochs=3, batch_size=8, lr=0.05, size=None, frames=4, num_threads=1, normalize=False)
+    task = E.Task(features=E.FrozenFeatures(_frame_means), samples=_two_samples, aggregate="mean_prob",
+                  losses={"ce": E.LossTerm(E.cross_entropy, 1.0), "half": E.LossTerm(_half_loss, 2.0)})
+    res = E.run(_TwoView, ds, "loso", cfg, task=task, progress=False, policy=("last", "oracle_test"))
+    last = res["last"]
+    assert len(last.predictions) == len(ds) and (last.folds["n_train_samples"] == 2 * last.folds["n_train"]).all()
+    assert res["oracle_test"].optimistic and not last.optimistic
+    h = res["last"].config  # history lives in the fold records; check the total = sum of weighted terms
+    kills = []
+
+    def kill(fold, epoch, rec):
+        assert rec["train_loss"] == pytest.approx(rec["train_loss:ce"] + 2.0 * rec["train_loss:half"], rel=1e-5)
+        kills.append(epoch)
+        if len(kills) == 4:
+            raise E.RunInterrupted("kill")
+
+    with pytest.raises(E.RunInterrupted):
+        E.run(_TwoView, ds, "loso", cfg, task=task, progress=False, results_dir=tmp_path / "r", on_epoch_end=kill)
+    again = E.run(_TwoView, ds, "loso", cfg, task=task, progress=False, results_dir=tmp_path / "r")
+    cols = [f"p{q}" for q in range(3)]
+    np.testing.assert_array_equal(again.predictions[cols].to_numpy(), last.predictions[cols].to_numpy())
+    assert h is not None

@@ -252,3 +252,67 @@ def test_magnify_api_dispatches_to_learned():
     x = _frames(b=1, t=3, h=16, w=16)[0]
     out = magnify(x, 1.5, method="learned", model=net, mode="static")
     torch.testing.assert_close(out, magnify_learned(x[None], 1.5, model=net, mode="static")[0])
+
+
+# -- temporal mode with Oh et al.'s own filters, against their run_temporal loop written out here -------
+def _oh_run_temporal(net, frames, amp, filter_b, filter_a):
+    """deep_motion_mag magnet.py run_temporal (IIR branch): x history starts as the first frame, y = 0."""
+    x_state, y_state, outs = [], [], []
+    with torch.no_grad():
+        for t in range(frames.shape[0]):
+            tex, x = net.encoder(frames[t:t + 1])
+            x_state.insert(0, x)
+            while len(x_state) < len(filter_b):
+                x_state.insert(0, x)
+            x_state = x_state[:len(filter_b)]
+            y = torch.zeros_like(x)
+            for i, xs in enumerate(x_state):
+                y = y + xs * filter_b[i]
+            for i, ys in enumerate(y_state):
+                y = y - ys * filter_a[i]
+            y_state.insert(0, y)
+            y_state = y_state[:len(filter_a)]
+            # manipulator(0, y, amp) + (x - y): the official factor is amp - 1
+            d = net.manipulator.blocks(net.manipulator.after(net.manipulator.g(y) * (amp - 1.0)))
+            outs.append(net.decoder(tex, x + d))
+    return torch.cat(outs)
+
+
+def test_temporal_mode_takes_oh_et_als_filters_as_their_readme_writes_them():
+    from scipy.signal import butter, firwin
+
+    from merlib.magnify.convention import from_oh_factor
+
+    torch.manual_seed(0)
+    net = OhMagnifier(**SMALL).eval()
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(1, 9, 3, 16, 16, generator=g)
+    amp = 20.0
+    # run_temporal_on_test_videos.sh ... 20 0.04 0.4 30 2 differenceOfIIR
+    fl, fh = 0.04, 0.4
+    ours = magnify_learned(x, from_oh_factor(amp), model=net, mode="temporal", temporal_filter="differenceOfIIR",
+                           freq_lo=fl, freq_hi=fh, fps=30, order=2, clamp=False)[0]
+    ref = _oh_run_temporal(net, x[0], amp, [fh - fl, fl - fh], [-(2.0 - fh - fl), (1.0 - fl) * (1.0 - fh)])
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+    # butter: scipy butter(n_filter_tap, [fl/nyq, fh/nyq], 'bandpass'), a[0] dropped as theirs
+    fl, fh, fs = 2.0, 6.0, 30.0
+    b, a = butter(2, [fl / (fs / 2), fh / (fs / 2)], btype="bandpass")
+    ours = magnify_learned(x, from_oh_factor(amp), model=net, mode="temporal", temporal_filter="butter",
+                           freq_lo=fl, freq_hi=fh, fps=fs, order=2, clamp=False)[0]
+    ref = _oh_run_temporal(net, x[0], amp, list(b), list(a[1:]))
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+    # fir: firwin(n_filter_tap, [fl, fh], nyq=fs/2, pass_zero=False), cyclic over the clip via the FFT
+    taps = 5
+    fb = firwin(taps, [fl, fh], fs=fs, pass_zero=False)
+    ours = magnify_learned(x, from_oh_factor(amp), model=net, mode="temporal", temporal_filter="fir",
+                           freq_lo=fl, freq_hi=fh, fps=fs, order=taps, clamp=False)[0]
+    with torch.no_grad():
+        tex, shp = net.encoder(x[0])
+        H = np.fft.fft(np.fft.ifftshift(fb), n=x.shape[1])
+        filt = np.fft.ifft(np.fft.fft(shp.double().numpy(), axis=0) * H[:, None, None, None], axis=0).real
+        filt = torch.from_numpy(filt).float()
+        d = net.manipulator.blocks(net.manipulator.after(net.manipulator.g(filt) * (amp - 1.0)))
+        ref = net.decoder(tex, shp + d)
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="fps"):
+        magnify_learned(x, 1.0, model=net, mode="temporal", temporal_filter="butter", freq_lo=1, freq_hi=2)

@@ -37,8 +37,10 @@ def test_generator_is_deterministic_and_well_formed(gen):
     for k in ("frameA", "frameB", "frameC", "amplified"):
         x = a[k]
         assert x.shape == (3, 32, 32) and x.dtype == torch.float32
-        assert float(x.min()) >= 0 and float(x.max()) <= 1
-        torch.testing.assert_close(x * 255, torch.round(x * 255), rtol=0, atol=1e-4)  # 8-bit quantised
+    # the target is clean and 8-bit quantised; the inputs carry the official Poisson-like noise on top
+    y = a["amplified"]
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+    torch.testing.assert_close(y * 255, torch.round(y * 255), rtol=0, atol=1e-4)
     lo, hi = gen.config.alpha_range
     assert lo <= float(a["alpha"]) <= hi
     batch = gen.batch(range(3))
@@ -50,7 +52,7 @@ def test_generator_is_deterministic_and_well_formed(gen):
 
 def test_copies_share_shape_or_texture():
     """frameB/frameC: same geometry, different colours; static scenes: the target is the input."""
-    g = PairGenerator(PairConfig(size=32, supersample=2, n_procedural=4, noise_std=(0.0, 0.0),
+    g = PairGenerator(PairConfig(size=32, supersample=2, n_procedural=4, poisson_n=0.0,
                                  color_perturbation=0.3), seed=1)
     s = g.sample(0, static_scene=True)
     torch.testing.assert_close(s["frameA"], s["frameC"], rtol=0, atol=0)   # no motion, no noise
@@ -71,7 +73,7 @@ def test_copies_share_shape_or_texture():
 def test_rendered_motion_is_the_requested_sub_pixel_motion(alpha, delta):
     """A moving background alone: measured motions are δ and (1+α)δ (continuous-domain rendering)."""
     cfg = PairConfig(size=64, supersample=4, n_objects=(0, 0), p_static_background=0.0, p_blur_background=0.0,
-                     p_static_scene=0.0, noise_std=(0.0, 0.0), n_procedural=4)
+                     p_static_scene=0.0, poisson_n=0.0, n_procedural=4)
     g = PairGenerator(cfg, seed=2)
     for i in range(2):
         s = g.sample(i, alpha=alpha, delta=delta)
@@ -160,7 +162,10 @@ def test_train_loop_resumes_to_the_same_weights(tmp_path):
 
 def test_cpu_recipe_scales_with_the_patch():
     c = cpu_pair_config(96)
-    assert c.size == 96 and c.max_motion == 6 and c.max_magnified_motion == 12
+    assert c.size == 96 and c.max_magnified_motion == pytest.approx(15.0) and c.max_motion == pytest.approx(5.0)
+    assert c.alpha_range == (0.0, 99.0) and c.noise == "poisson" and c.poisson_n == 0.3
+    c = cpu_pair_config(64)
+    assert c.max_magnified_motion == pytest.approx(10.0)   # Oh's generic test magnifies to 10 px
     with pytest.raises(ValueError, match="architecture"):
         train_magnifier("/tmp/never.pt", TrainConfig(arch="unet"), progress=False)
 
@@ -171,4 +176,104 @@ def test_train_magnifier_cli_is_listed():
     parser = build_parser()
     args = parser.parse_args(["train-magnifier", "stmemm", "--out", "x.pt", "--steps", "3"])
     assert args.arch == "stmemm" and args.steps == 3 and args.lr == 1e-4 and args.batch_size == 4
-    assert args.weight == 0.1
+    assert args.weight is None and args.loss == "paper" and args.workers == 1
+    assert TrainConfig(loss="paper").effective_weight == 0.1
+    assert TrainConfig(loss="official").effective_weight == 1.0
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="l2")
+
+
+def test_oh_bounds_and_alpha_range_follow_the_paper():
+    """Oh et al.: input motion <= 10 px, magnified <= 30 px, their factor amp <= 100 (amp = 1 + merlib alpha)."""
+    from merlib.magnify.convention import to_oh_factor
+    from merlib.magnify.synth_pairs import oh_pair_config
+
+    c = oh_pair_config()
+    assert (c.size, c.max_motion, c.max_magnified_motion) == (384, 10.0, 30.0)
+    assert (to_oh_factor(c.alpha_range[0]), to_oh_factor(c.alpha_range[1])) == (1.0, 100.0)
+    g = PairGenerator(replace_cfg(c, size=32, supersample=1, n_procedural=2), seed=0)
+    for i in range(40):
+        s = g.sample(i)
+        assert 0.0 <= float(s["alpha"]) <= 99.0
+
+
+def replace_cfg(c, **kw):
+    from dataclasses import replace
+
+    return replace(c, **kw)
+
+
+def test_poisson_noise_is_signal_dependent_like_the_official_preprocessor():
+    """noise std = n·sqrt(x/255) on the [0, 1] scale (official: n·sqrt(x+1)/sqrt(127.5) on [-1, 1])."""
+    cfg = PairConfig(size=64, supersample=1, n_objects=(0, 0), p_static_scene=1.0, poisson_n=0.3, n_procedural=2)
+    g = PairGenerator(cfg, seed=5)
+    n = float(g._scene(0, None, None, None)[4])   # the level drawn for sample 0, U(0, 0.3)
+    assert 0.0 <= n <= 0.3
+    s = g.sample(0)
+    clean = g.sample(0, noise_std=0.0)["frameA"]  # the same frame with the level forced to 0
+    torch.testing.assert_close(clean * 255, torch.round(clean * 255), rtol=0, atol=1e-4)
+    resid = s["frameA"] - clean
+    assert float(resid.abs().max()) > 0          # inputs are noisy (after quantisation, not clipped)
+    z = resid / torch.sqrt(clean / 255.0).clamp_min(1e-6)
+    keep = clean > 0.05
+    assert float(z[keep].std()) == pytest.approx(n, rel=0.1)
+    # a fixed level through the override
+    s = g.sample(1, noise_std=0.0)
+    torch.testing.assert_close(s["frameA"], s["frameC"], rtol=0, atol=0)
+
+
+def test_official_loss_has_three_terms_with_weight_one(gen):
+    from merlib.magnify.learned import OhMagnifier
+
+    torch.manual_seed(0)
+    net = OhMagnifier(**SMALL)
+    batch = gen.batch(range(2))
+    terms = oh_losses(net, batch, form="official")
+    assert set(terms) == {"total", "reconstruction", "texture_ac", "shape_bc"}
+    torch.testing.assert_close(terms["total"], terms["reconstruction"] + terms["texture_ac"] + terms["shape_bc"])
+    paper = oh_losses(net, batch)
+    torch.testing.assert_close(paper["reconstruction"], terms["reconstruction"])
+    with pytest.raises(ValueError, match="form"):
+        oh_losses(net, batch, form="l2")
+
+
+def test_worker_processes_deliver_the_same_batches_in_order():
+    from merlib.magnify.train import PairBatches, _loader
+
+    cfg = PairConfig(size=32, supersample=1, n_procedural=2)
+    direct = PairGenerator(cfg, seed=7)
+    it = iter(_loader(PairBatches(cfg, 7, 2, start=3), workers=2, pin=False))
+    for step in range(3, 7):
+        got = next(it)
+        want = direct.batch(range(step * 2, step * 2 + 2))
+        for k in want:
+            torch.testing.assert_close(got[k], want[k], rtol=0, atol=0)
+
+
+def test_stop_file_ends_a_run_cleanly_and_best_weights_are_kept(tmp_path):
+    out = tmp_path / "m.pt"
+    (tmp_path / "m.pt.stop").touch()
+    cfg = TrainConfig(arch="oh2018", steps=50, patch=32, val_every=25, val_size=2, checkpoint_every=25,
+                      model=SMALL, pair={"n_procedural": 2}, half=False, workers=0)
+    rec = train_magnifier(out, cfg, progress=False, device="cpu", log=lambda *a: None)
+    assert rec["steps_done"] == 1 and rec["stopped_early"]
+    assert (tmp_path / "m.best.pt").exists() and rec["best"]["step"] == 1
+    val = rec["history"]["val"][-1]
+    assert {"copy_b_l1", "alpha0_psnr", "reconstruction"} <= set(val)
+
+
+def test_init_starts_from_a_checkpoint(tmp_path):
+    from merlib.magnify.learned import OhMagnifier, load_magnifier, save_magnifier
+
+    torch.manual_seed(1)
+    start = save_magnifier(OhMagnifier(**SMALL), tmp_path / "start.pt")
+    cfg = TrainConfig(arch="oh2018", steps=1, patch=32, val_every=1, val_size=2, checkpoint_every=1,
+                      pair={"n_procedural": 2}, half=False, workers=0, lr=1e-12, init=str(start))
+    rec = train_magnifier(tmp_path / "ft.pt", cfg, progress=False, device="cpu", log=lambda *a: None)
+    assert rec["init_from"] == str(start) and rec["train_config"]["model"]["enc_dims"] == 8
+    a = load_magnifier("oh2018", path=start, device="cpu").state_dict()
+    b = load_magnifier("oh2018", path=tmp_path / "ft.pt", device="cpu").state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="stmemm"):
+        train_magnifier(tmp_path / "x.pt", cfg, arch="stmemm", progress=False, device="cpu")

@@ -91,17 +91,17 @@ def test_attenuation_bounds_the_magnified_phase():
     from merlib.magnify.phase import phase_gain
 
     dphi = torch.linspace(-3.0, 3.0, 101, dtype=torch.float64)
-    add = phase_gain(dphi, 9.0, attenuate=True)
+    add = phase_gain(dphi, 9.0, phase_clip=True)
     assert float((dphi + add).abs().max()) <= torch.pi + 1e-12
     small = dphi.abs() <= torch.pi / 10
     torch.testing.assert_close(add[small], 9.0 * dphi[small])
     # small motion (|Δφ|·(1+α) < π except in near-zero coefficients): attenuation changes nothing; large motion: it does
     a, b, _ = translation_triplet(0.0, 0.01, size=64, cutoff=0.25)
-    torch.testing.assert_close(magnify_pair(a, b, 4.0, method="phase", attenuate=True),
+    torch.testing.assert_close(magnify_pair(a, b, 4.0, method="phase", phase_clip=True),
                                magnify_pair(a, b, 4.0, method="phase"), atol=1e-4, rtol=0)  # (noise-level coefficients)
     a, b, _ = translation_triplet(0.0, 0.6, size=64, cutoff=0.4)
     plain = magnify_pair(a, b, 20.0, method="phase", clamp=False)
-    att = magnify_pair(a, b, 20.0, method="phase", attenuate=True, clamp=False)
+    att = magnify_pair(a, b, 20.0, method="phase", phase_clip=True, clamp=False)
     assert float((att - plain).abs().max()) > 0.05
 
 

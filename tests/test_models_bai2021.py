@@ -1,4 +1,5 @@
-"""Bai et al. (ICIP 2021) model: shapes, freeze point, training on a tiny task, segment → clip aggregation."""
+"""Bai et al. (ICIP 2021) model: shapes, freeze point, training on a tiny task, segment → clip aggregation,
+what the paper states vs. merlib's choices."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,8 @@ import torch.nn.functional as F
 
 from merlib.env import seed_everything
 from merlib.models import backbones
-from merlib.models.bai2021 import PAPER_SETTINGS, Bai2021, aggregate_segments
+from merlib.papers.bai2021.model import (LSTM_HIDDEN, MERLIB_CHOICES, PAPER_SETTINGS, Bai2021, CachedBai2021,
+                                         aggregate_segments)
 
 
 def test_segments_to_logits_shapes():
@@ -128,3 +130,52 @@ def test_bad_inputs_raise_named_errors():
         aggregate_segments(torch.zeros(2, 3), ["a", "b", "c"])
     with pytest.raises(ValueError, match="method"):
         aggregate_segments(torch.zeros(2, 3), ["a", "b"], method="max")
+
+
+def test_cached_model_holds_only_the_trainable_part_and_shares_it():
+    torch.manual_seed(0)
+    bb = backbones.load("small_cnn", freeze=2, device="cpu")             # stem and B1 frozen, B2.. trained
+    model = Bai2021(bb, hidden=4, num_classes=3, device="cpu")
+    head = CachedBai2021(model)
+    tail = [n for n in bb.block_names if n not in bb.frozen]
+    assert len(head.tail) == len(tail) and head.full is model and head.num_classes == 3
+    keys = set(head.state_dict())
+    assert not any(k.startswith("full.") or "backbone" in k for k in keys)   # frozen blocks not in checkpoints
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert sum(p.numel() for p in head.parameters()) == n_trainable
+    with torch.no_grad():
+        head.classifier.bias.add_(1.0)                                    # same tensors as the full model
+    torch.testing.assert_close(model.classifier.bias, head.classifier.bias)
+    with pytest.raises(ValueError, match="Bai2021"):
+        CachedBai2021(torch.nn.Linear(2, 2))
+
+
+def test_paper_settings_hold_only_what_the_paper_states():
+    """Every number in PAPER_SETTINGS is printed in paper 004; LOSO and the onset reference are merlib's."""
+    import re
+
+    from merlib.paths import repo_root
+
+    root = repo_root()
+    papers_dir = None if root is None else root.parent / "shared" / "papers"
+    assert "protocol" not in PAPER_SETTINGS and "evaluation protocol" in PAPER_SETTINGS["not_stated"]
+    assert "reference frame of the magnification" in PAPER_SETTINGS["not_stated"]
+    assert "LOSO" in MERLIB_CHOICES["protocol"][0] and MERLIB_CHOICES["protocol"][1]
+    assert "onset" in MERLIB_CHOICES["magnification_reference"][0]
+    import inspect
+
+    from merlib.papers.bai2021.experiment import BaiConfig
+
+    default_hidden = inspect.signature(Bai2021).parameters["hidden"].default
+    assert MERLIB_CHOICES["lstm_hidden"][0] == LSTM_HIDDEN == default_hidden == BaiConfig().hidden
+    assert "LSTM hidden size" in PAPER_SETTINGS["not_stated"]
+    if papers_dir is None or not papers_dir.exists():
+        pytest.skip("the papers' plain-text copies are not next to the checkout")
+    text = next(papers_dir.glob("004_*.txt")).read_text()
+    numbers = set(re.findall(r"\d+", text))
+    stated = [PAPER_SETTINGS[k] for k in ("n_clips", "fps", "shortest_clip_frames", "average_clip_frames",
+                                          "best_segment_length", "freeze_until")]
+    stated += list(PAPER_SETTINGS["class_counts"].values()) + list(PAPER_SETTINGS["segment_lengths"])
+    assert all(str(v) in numbers for v in stated), [v for v in stated if str(v) not in numbers]
+    for word in ("SMIC", "VGGFace2", "Bi-LSTM", "B<sub>9</sub>", "overlapping sliding window"):
+        assert word in text

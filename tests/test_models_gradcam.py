@@ -9,7 +9,7 @@ from torch import nn
 
 from merlib.env import seed_everything
 from merlib.models import backbones
-from merlib.models.bai2021 import Bai2021
+from merlib.papers.bai2021.model import Bai2021
 from merlib.models.gradcam import grad_cam
 
 

@@ -98,3 +98,23 @@ def test_run_size_defaults_and_errors():
     assert merlib.check_run_size("standard") == "standard"
     with pytest.raises(ValueError, match="RUN_SIZE"):
         merlib.check_run_size(True)
+
+
+def test_stalled_cell_fails_with_the_cell_named(tmp_path):
+    """A cell that sleeps past the per-cell limit fails the run (status "timeout") and names the cell."""
+    import nbformat
+
+    from merlib.reproduce import reproduce
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("RUN_SIZE = 'quick'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(60)  # stalls")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "nb").mkdir()
+    nbformat.write(nb, str(tmp_path / "nb" / "sleepy.ipynb"))
+    [rec] = reproduce(["sleepy"], quick=True, out=tmp_path / "runs", notebook_dir=tmp_path / "nb", cell_timeout=3,
+                      progress=False)
+    assert rec["status"] == "timeout", rec["error"]
+    assert rec["error"]["cell_index"] == 2 and "time.sleep(60)" in rec["error"]["source"][1]
+    assert rec["wall_time_s"] < 45

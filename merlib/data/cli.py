@@ -1,9 +1,12 @@
 """Dataset tools.
 
-  python -m merlib data verify NAME --root PATH [--classes 5class|megc3] [--no-read] [--csv FILE]
+  python -m merlib data verify NAME --root PATH [--frames cropped|raw] [--strict] [--classes 5class|megc3]
+                                 [--no-read] [--csv FILE]
       check a local copy of NAME (casme2, samm, smic_hs, megc2019_composite, synthetic) against its
-      manifest: counts, missing or unreadable frames, annotation rows without folders, folders without
-      rows, apex and onset/offset consistency, unknown labels. Exit status 1 when a problem is found.
+      manifest with the very code load_dataset runs: counts, missing or unreadable frames, annotation
+      rows without folders, folders without rows, apex and onset/offset consistency, unknown labels.
+      Lists every known quirk of the release it repaired (as load_dataset returns it). Exit status 1
+      when a problem is found, 0 for a copy that matches the public facts.
   python -m merlib data synth PRESET [--seed N] [--root PATH]
       generate the synthetic dataset (presets: tiny, small, casme2) and print where it is.
   python -m merlib data list
@@ -23,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--classes", default="5class", choices=["5class", "megc3"], help="class setting to count")
     v.add_argument("--no-read", action="store_true", help="do not decode every frame (faster)")
     v.add_argument("--csv", default=None, help="megc2019_composite: the combined_3class_gt.csv file")
+    v.add_argument("--frames", default=None, choices=["cropped", "raw"],
+                   help="which frames of the release to check (default: cropped, the face crops)")
+    v.add_argument("--strict", action="store_true",
+                   help="treat the releases' known quirks as problems (load_dataset(quirks='strict'))")
+    v.add_argument("--missing-apex", default="estimate", choices=["estimate", "middle"],
+                   help="how a missing apex is filled, as load_dataset(missing_apex=...)")
     s = sub.add_parser("synth", help="generate the synthetic dataset")
     s.add_argument("preset", help="tiny | small | casme2")
     s.add_argument("--seed", type=int, default=0)
@@ -41,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         report = verify_dataset(args.name, args.root, read_frames=not args.no_read, classes=args.classes,
-                                csv=args.csv)
+                                csv=args.csv, frames=args.frames, quirks="strict" if args.strict else "repair",
+                                missing_apex=args.missing_apex)
         print(report.format())
         return 0 if report.ok else 1
     if cmd == "synth":

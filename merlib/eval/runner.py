@@ -11,7 +11,16 @@
 * with ``results_dir``, every finished fold is written atomically (JSON) and the fold in progress is
   checkpointed after every epoch (``torch.save`` + ``os.replace``; model, optimiser, scaler and RNG
   states), so a killed run resumes at the epoch it stopped and ends with identical numbers;
-* mixed precision (``torch.autocast`` + ``GradScaler``) on CUDA, plain float32 on CPU.
+* mixed precision (``torch.autocast`` + ``GradScaler``) on CUDA, plain float32 on CPU;
+* an optional :class:`~merlib.eval.task.Task` plugs in what a paper needs beyond "one tensor per clip,
+  one cross-entropy": frozen-feature caches of any shape, several samples per clip (e.g. N-frame
+  segments) with clip-level aggregation of their predictions, several views per sample, several
+  weighted losses. Seeds, resume, AMP and the policies above hold for every task by construction;
+* ``policy=("last", "oracle_test")`` scores both from one training run (the OPTIMISTIC one labelled).
+
+Randomness per fold: the global torch RNG is seeded with the fold seed before the model is built and
+again right after (so dropout and any other training-time randomness do not depend on how many random
+numbers the model's initialisation drew); batches are shuffled by a generator seeded with the fold seed.
 """
 from __future__ import annotations
 
@@ -36,6 +45,7 @@ from merlib.eval.policy import check_policy, select_epoch
 from merlib.eval.protocols import Fold, get_folds, inner_split
 from merlib.eval.result import Result
 from merlib.eval.seeds import derive_seed
+from merlib.eval.task import FeatureInputs, Task, aggregate_samples, as_views, logits_of
 from merlib.results import atomic_torch_save
 
 __all__ = ["TrainConfig", "run", "run_fold", "FoldJob", "linear_head", "mlp_head", "RunInterrupted"]
@@ -66,6 +76,7 @@ class TrainConfig:
         class_weighted: weight the cross-entropy by inverse class frequency of the training clips.
         num_threads: torch CPU threads while a fold runs (``None``: leave as is). Float sums depend
             on it, so sweeps set it to the same value in every executor.
+        eval_batch_size: batch size of prediction passes (``None``: ``batch_size``).
     """
 
     epochs: int = 20
@@ -82,6 +93,7 @@ class TrainConfig:
     amp: Any = "auto"
     class_weighted: bool = False
     num_threads: int | None = None
+    eval_batch_size: int | None = None
 
     def __post_init__(self):
         def bad(name, want):
@@ -98,8 +110,10 @@ class TrainConfig:
             bad("selection_metric", f"one of {sorted(_SELECTION)}")
         if self.amp not in ("auto", True, False):
             bad("amp", "'auto', True or False")
-        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
-            bad("num_threads", "None or a positive int")
+        for name in ("num_threads", "eval_batch_size"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                bad(name, "None or a positive int")
 
 
 def linear_head(num_classes: int, input_shape: tuple) -> nn.Module:
@@ -136,7 +150,7 @@ class FoldJob:
     fold: Fold
     model_fn: Callable
     cfg: TrainConfig
-    policy: str = "last"
+    policy: Any = "last"
     seed: int = 0
     device: Any = "auto"
     preprocess: Step | None = None
@@ -146,6 +160,22 @@ class FoldJob:
     ckpt_path: str | None = None
     params: dict = field(default_factory=dict)
     fingerprints: list | None = None
+    task: Task | None = None
+
+
+def _policies(policy) -> tuple[str, ...]:
+    """``policy`` (a name or a sequence of names) as a checked tuple; ``inner_val`` trains on fewer
+    subjects, so it cannot share a training run with another policy."""
+    pols = (policy,) if isinstance(policy, str) else tuple(policy)
+    if not pols:
+        raise ValueError("run: `policy` is empty")
+    for p in pols:
+        check_policy(p)
+    if len(set(pols)) != len(pols):
+        raise ValueError(f"run: `policy` lists a policy twice: {pols}")
+    if "inner_val" in pols and len(pols) > 1:
+        raise ValueError("run: policy 'inner_val' trains on fewer subjects and cannot be combined with another policy")
+    return pols
 
 
 def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -157,21 +187,51 @@ def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
 
 
 @torch.no_grad()
-def _predict(model, x, batch_size, dev, use_amp) -> torch.Tensor:
+def _predict(model, views, owner, batch_size, dev, use_amp, aggregate="mean_prob") -> torch.Tensor:
+    """Clip scores ``(n_clips, K)`` from the samples ``views`` (each ``(S, ...)``) of clips ``owner`` (S,)."""
     model.eval()
+    n = int(views[0].shape[0])
     out = []
-    for s in range(0, len(x), batch_size):
-        xb = x[s:s + batch_size].to(dev)
+    for s in range(0, n, batch_size):
+        xb = tuple(v[s:s + batch_size].to(dev) for v in views)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
-            out.append(torch.softmax(model(xb).float(), dim=1).cpu())
-    return torch.cat(out) if out else torch.zeros(0)
+            out.append(logits_of(model(*xb)).float().cpu())
+    if not out:
+        return torch.zeros(0)
+    return aggregate_samples(torch.cat(out), owner, aggregate)[1]
 
 
-def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool = False) -> dict:
+def _fold_samples(task: Task, items: list) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Every clip's samples, concatenated: ``(views, owner)``; ``owner[s]`` is the position in ``items``."""
+    per_clip = [task.make_samples(it) for it in items]
+    if not per_clip:
+        return (), torch.zeros(0, dtype=torch.long)
+    n_views = {len(v) for v in per_clip}
+    if len(n_views) != 1:
+        raise ValueError(f"run: clips give different numbers of views {sorted(n_views)}")
+    views = []
+    for j in range(n_views.pop()):
+        parts = [v[j] for v in per_clip]
+        shapes = {tuple(p.shape[1:]) for p in parts}
+        if len(shapes) > 1:
+            raise ValueError(f"run: samples of view {j} have different shapes {sorted(shapes)}; the task's "
+                             "`samples` must give every clip's samples one shape (e.g. N-frame segments)")
+        views.append(torch.cat(parts))
+    owner = torch.cat([torch.full((int(v[0].shape[0]),), j, dtype=torch.long) for j, v in enumerate(per_clip)])
+    return tuple(views), owner
+
+
+def _split(x, n_tr, n_va):
+    return x[:n_tr], x[n_tr:n_tr + n_va], x[n_tr + n_va:]
+
+
+def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool = False,
+             on_fold_end: Callable | None = None) -> dict:
     """Train and test one fold; returns a plain dict (what goes into the fold's JSON).
 
     If ``job.fold_path`` exists the fold is done and its record is returned as is; if
-    ``job.ckpt_path`` exists training continues from it.
+    ``job.ckpt_path`` exists training continues from it. ``on_fold_end(fold_name, model, record)`` is
+    called with the trained model (not for a fold read back from disk).
     """
     import json
 
@@ -188,38 +248,55 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
     if job.cfg.num_threads:
         torch.set_num_threads(job.cfg.num_threads)
     try:
-        cfg, ds = job.cfg, job.dataset
+        cfg, ds, task = job.cfg, job.dataset, job.task
+        pols = _policies(job.policy)
         dev = resolve_device(job.device)
         use_amp = dev.type == "cuda" and cfg.amp in ("auto", True)
+        eval_bs = cfg.eval_batch_size or cfg.batch_size
         fold = job.fold
-        if job.policy == "inner_val":
+        if "inner_val" in pols:
             fold = inner_split(ds.clips, fold, cfg.n_val_subjects, seed=job.seed)
         labels = ds.clips["label"].to_numpy().astype(np.int64)
         k = int(ds.num_classes)
-        inputs = ClipInputs(ds, cfg.frames, cfg.size, job.preprocess, job.backbone, job.cache, dev,
-                            fingerprints=job.fingerprints)
         t_in = time.perf_counter()
         idx = np.concatenate([fold.train_idx, fold.val_idx, fold.test_idx])
-        x_all = inputs.stack(idx, progress=progress, desc=f"inputs {fold.name}")
-        t_in = time.perf_counter() - t_in
         n_tr, n_va = len(fold.train_idx), len(fold.val_idx)
-        x_tr, x_va, x_te = x_all[:n_tr], x_all[n_tr:n_tr + n_va], x_all[n_tr + n_va:]
-        y_tr = torch.as_tensor(labels[fold.train_idx])
+        if task is None:  # one fixed-shape input per clip
+            inputs = ClipInputs(ds, cfg.frames, cfg.size, job.preprocess, job.backbone, job.cache, dev,
+                                fingerprints=job.fingerprints)
+            x_all = inputs.stack(idx, progress=progress, desc=f"inputs {fold.name}")
+            x_tr, x_va, x_te = _split(x_all, n_tr, n_va)
+            v_tr, v_va, v_te = (x_tr,), (x_va,), (x_te,)
+            own_tr, own_va, own_te = (torch.arange(len(x)) for x in (x_tr, x_va, x_te))
+            aggregate = "mean_prob"
+        else:
+            inputs = FeatureInputs(ds, cfg.frames, cfg.size, job.preprocess, job.backbone, job.cache, dev,
+                                   fingerprints=job.fingerprints, features=task.features)
+            items = inputs.items(idx, progress=progress, desc=f"inputs {fold.name}")
+            (v_tr, own_tr), (v_va, own_va), (v_te, own_te) = (
+                _fold_samples(task, part) for part in _split(items, n_tr, n_va))
+            del items
+            aggregate = task.aggregate
+        t_in = time.perf_counter() - t_in
+        y_tr = torch.as_tensor(labels[fold.train_idx])[own_tr]           # each sample carries its clip's label
         y_va, y_te = labels[fold.val_idx], labels[fold.test_idx]
-        if cfg.normalize:  # statistics of the training clips only
-            mean, std = x_tr.mean(0, keepdim=True), x_tr.std(0, unbiased=False, keepdim=True).clamp_min(1e-6)
-            x_tr, x_va, x_te = (x_tr - mean) / std, (x_va - mean) / std, (x_te - mean) / std
+        if cfg.normalize:  # statistics of the training samples only, per view
+            stats = [(x.mean(0, keepdim=True), x.std(0, unbiased=False, keepdim=True).clamp_min(1e-6)) for x in v_tr]
+            v_tr, v_va, v_te = (tuple((x - m) / sd for x, (m, sd) in zip(v, stats)) if v else v
+                                for v in (v_tr, v_va, v_te))
         fold_seed = derive_seed(job.seed, fold.name)
         torch.manual_seed(fold_seed)
-        model = _build_model(job.model_fn, k, tuple(x_tr.shape[1:])).to(dev)
-        opt = _optimizer(cfg, model.parameters())
+        shapes = [tuple(x.shape[1:]) for x in v_tr]
+        model = _build_model(job.model_fn, k, shapes[0] if len(shapes) == 1 else tuple(shapes)).to(dev)
+        opt = _optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
         gen = torch.Generator().manual_seed(fold_seed)
+        torch.manual_seed(fold_seed)  # training-time randomness independent of the model's initialisation
         weight = None
-        if cfg.class_weighted:
+        if cfg.class_weighted:  # inverse frequency of the training samples' classes
             counts = torch.bincount(y_tr, minlength=k).float()
             weight = torch.where(counts > 0, counts.sum() / (k * counts.clamp_min(1)), torch.zeros_like(counts)).to(dev)
-        loss_fn = nn.CrossEntropyLoss(weight=weight)
+        terms = (task or Task()).loss_terms()
         score_fn = _SELECTION[cfg.selection_metric]
         history: list[dict] = []
         best = {"epoch": -1, "score": -math.inf, "state": None}
@@ -236,32 +313,47 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
                 torch.cuda.set_rng_state_all(ck["cuda_rng"])
             history, best, oracle_probs = ck["history"], ck["best"], ck["oracle_probs"]
             start = int(ck["epoch"]) + 1
-        x_tr_dev, y_tr_dev = x_tr.to(dev), y_tr.to(dev)
+        n_samples = int(v_tr[0].shape[0])
+        v_tr_dev, y_tr_dev = tuple(x.to(dev) for x in v_tr), y_tr.to(dev)
         epochs = tqdm(range(start, cfg.epochs), desc=f"fold {fold.name}", disable=not progress, leave=False,
                       initial=start, total=cfg.epochs)
         for epoch in epochs:
             model.train()
-            perm = torch.randperm(n_tr, generator=gen)
+            perm = torch.randperm(n_samples, generator=gen)
             total, seen = 0.0, 0
-            for s in range(0, n_tr, cfg.batch_size):
+            parts = {name: 0.0 for name in terms}
+            info = {"class_weight": weight, "num_classes": k, "epoch": epoch}
+            for s in range(0, n_samples, cfg.batch_size):
                 b = perm[s:s + cfg.batch_size].to(dev)
+                xb = tuple(x[b] for x in v_tr_dev)
+                info["views"] = xb
                 with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
-                    loss = loss_fn(model(x_tr_dev[b]).float(), y_tr_dev[b])
+                    out = model(*xb)
+                values = {name: term(out, y_tr_dev[b], info) for name, term in terms.items()}
+                if len(values) == 1:
+                    (name, v), = values.items()
+                    loss = v if terms[name].weight == 1.0 else terms[name].weight * v
+                else:
+                    loss = sum(terms[name].weight * v for name, v in values.items())
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
                 total += float(loss.detach()) * len(b)
                 seen += len(b)
+                for name, v in values.items():
+                    parts[name] += float(v.detach()) * len(b)
             rec = {"epoch": epoch, "train_loss": total / max(seen, 1)}
-            if job.policy == "inner_val":
-                pv = _predict(model, x_va, cfg.batch_size, dev, use_amp)
+            if len(terms) > 1:
+                rec.update({f"train_loss:{name}": v / max(seen, 1) for name, v in parts.items()})
+            if "inner_val" in pols:
+                pv = _predict(model, v_va, own_va, eval_bs, dev, use_amp, aggregate)
                 rec["val_score"] = score_fn(y_va, pv.argmax(1).numpy(), k)
                 if rec["val_score"] > best["score"]:
                     best = {"epoch": epoch, "score": rec["val_score"],
                             "state": {n: v.detach().cpu().clone() for n, v in model.state_dict().items()}}
-            elif job.policy == "oracle_test":  # looks at the test subject: optimistic by design
-                pt = _predict(model, x_te, cfg.batch_size, dev, use_amp)
+            elif "oracle_test" in pols:  # looks at the test subject: optimistic by design
+                pt = _predict(model, v_te, own_te, eval_bs, dev, use_amp, aggregate)
                 rec["test_score"] = score_fn(y_te, pt.argmax(1).numpy(), k)
                 oracle_probs.append(pt)
             history.append(rec)
@@ -273,18 +365,19 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
                     "history": history, "best": best, "oracle_probs": oracle_probs}, job.ckpt_path)
             if on_epoch_end is not None:
                 on_epoch_end(fold.name, epoch, rec)
-        if job.policy == "last":
-            selected = cfg.epochs - 1
-            probs = _predict(model, x_te, cfg.batch_size, dev, use_amp)
-        elif job.policy == "inner_val":
-            selected = int(best["epoch"])
-            model.load_state_dict(best["state"])
-            probs = _predict(model, x_te, cfg.batch_size, dev, use_amp)
-        else:
-            selected = select_epoch([h["test_score"] for h in history])
-            probs = oracle_probs[selected]
+        chosen = {}
+        for pol in pols:
+            if pol == "last":
+                chosen[pol] = (cfg.epochs - 1, _predict(model, v_te, own_te, eval_bs, dev, use_amp, aggregate))
+            elif pol == "inner_val":
+                model.load_state_dict(best["state"])
+                chosen[pol] = (int(best["epoch"]), _predict(model, v_te, own_te, eval_bs, dev, use_amp, aggregate))
+            else:
+                sel = select_epoch([h["test_score"] for h in history])
+                chosen[pol] = (sel, oracle_probs[sel])
+        selected, probs = chosen[pols[0]]
         y_pred = probs.argmax(1).numpy()
-        record = to_jsonable({
+        record = {
             "fold": fold.name, "test_subjects": list(fold.test_subjects), "test_idx": fold.test_idx,
             "n_train": n_tr, "n_val": n_va, "n_test": len(fold.test_idx), "val_subjects":
             sorted(set(ds.clips["subject"].astype(str).to_numpy()[fold.val_idx])),
@@ -293,11 +386,20 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
             "seconds": time.perf_counter() - t0,
             "seconds_inputs": t_in, "resumed_from_epoch": start if start else None,
             "device": str(dev), "amp": use_amp,
-        })
+        }
+        if task is not None:
+            record["n_train_samples"] = n_samples
+            record["n_test_samples"] = int(v_te[0].shape[0])
+        if len(pols) > 1:
+            record["by_policy"] = {p: {"selected_epoch": e, "probs": pr.numpy().tolist(),
+                                       "y_pred": pr.argmax(1).numpy()} for p, (e, pr) in chosen.items()}
+        record = to_jsonable(record)
         if job.fold_path:
             atomic_write_json(job.fold_path, record)
         if job.ckpt_path and os.path.exists(job.ckpt_path):
             os.unlink(job.ckpt_path)
+        if on_fold_end is not None:
+            on_fold_end(fold.name, model, record)
         return record
     finally:
         torch.set_num_threads(old_threads)
@@ -306,17 +408,34 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
 def _dataset_identity(dataset) -> dict:
     c = dataset.clips
     cols = [x for x in ("dataset", "subject", "clip", "label") if x in c.columns]
-    return {"name": str(getattr(dataset, "name", "?")), "n": len(c),
-            "clips": key_of(c[cols].astype(str).to_numpy().tolist())}
+    out = {"name": str(getattr(dataset, "name", "?")), "n": len(c),
+           "clips": key_of(c[cols].astype(str).to_numpy().tolist())}
+    # a licensed copy's frames (face crops or uncropped: merlib.data.load_dataset(frames=...)) belong
+    # to what a result was computed on; recorded in Result.config["identity"]["dataset"]["frames"]
+    kind = getattr(dataset, "frames_kind", None)
+    if kind in ("cropped", "raw"):
+        out["frames"] = kind
+    return out
 
 
-def _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params) -> dict:
+#: TrainConfig fields added after runs were recorded: left out of a run's identity while at their default,
+#: so a results_dir written before they existed still resumes.
+_LATE_FIELDS = {"eval_batch_size": None}
+
+
+def _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params, task=None) -> dict:
     from merlib.eval.cache import module_digest
+    from merlib.eval.task import hook_identity
 
-    return {"dataset": _dataset_identity(dataset), "folds": [f.name for f in folds],
-            "cfg": {k: v for k, v in asdict(cfg).items() if k != "num_threads"}, "policy": policy, "seed": seed,
-            "model_fn": fn_identity(model_fn), "preprocess": None if preprocess is None else preprocess.identity(),
-            "backbone": None if backbone is None else module_digest(backbone), "params": params}
+    conf = {k: v for k, v in asdict(cfg).items()
+            if k != "num_threads" and not (k in _LATE_FIELDS and v == _LATE_FIELDS[k])}
+    ident = {"dataset": _dataset_identity(dataset), "folds": [f.name for f in folds],
+             "cfg": conf, "policy": policy if isinstance(policy, str) else list(policy), "seed": seed,
+             "model_fn": hook_identity(model_fn), "preprocess": None if preprocess is None else preprocess.identity(),
+             "backbone": None if backbone is None else module_digest(backbone), "params": params}
+    if task is not None:
+        ident["task"] = task.identity()
+    return ident
 
 
 def _prepare_dir(results_dir, identity: dict, resume: bool) -> Path | None:
@@ -332,7 +451,7 @@ def _prepare_dir(results_dir, identity: dict, resume: bool) -> Path | None:
     if d.exists() and not resume:
         for sub in ("folds", "checkpoints"):
             shutil.rmtree(d / sub, ignore_errors=True)
-        for f in ("run.json", "result.json"):
+        for f in ["run.json", "result.json", *(p.name for p in d.glob("result_*.json"))]:
             (d / f).unlink(missing_ok=True)
     if marker.exists():
         with open(marker) as fh:
@@ -355,14 +474,15 @@ def _fingerprints(dataset, cache) -> list | None:
 
 
 def _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params,
-               fingerprints=None):
+               fingerprints=None, task=None):
     jobs = []
     for f in folds:
         fp = str(rdir / "folds" / f"{_safe(f.name)}.json") if rdir else None
         cp = str(rdir / "checkpoints" / f"{_safe(f.name)}.pt") if rdir else None
         jobs.append(FoldJob(dataset=dataset, fold=f, model_fn=model_fn, cfg=cfg, policy=policy, seed=seed,
                             device=device, preprocess=preprocess, backbone=backbone, cache=cache,
-                            fold_path=fp, ckpt_path=cp, params=dict(params or {}), fingerprints=fingerprints))
+                            fold_path=fp, ckpt_path=cp, params=dict(params or {}), fingerprints=fingerprints,
+                            task=task))
     return jobs
 
 
@@ -375,6 +495,8 @@ def _assemble(name, dataset, records, policy, cfg, identity, params, seconds) ->
     k = int(dataset.num_classes)
     rows, fold_rows = [], []
     for r in records:
+        if "by_policy" in r:  # one training run scored under several policies
+            r = {**r, **r["by_policy"][policy]}
         probs = np.asarray(r["probs"], dtype=np.float64).reshape(len(r["test_idx"]), k)
         for j, i in enumerate(r["test_idx"]):
             c = clips.iloc[int(i)]
@@ -384,8 +506,9 @@ def _assemble(name, dataset, records, policy, cfg, identity, params, seconds) ->
             row.update({f"p{q}": float(probs[j, q]) for q in range(k)})
             rows.append(row)
         fm = {m: M.__dict__[m](r["y_true"], r["y_pred"], k) for m in M.FOLD_METRICS}
+        extra = {c: r[c] for c in ("n_train_samples", "n_test_samples") if c in r}
         fold_rows.append({"fold": r["fold"], "test_subjects": ",".join(r["test_subjects"]), "n_train": r["n_train"],
-                          "n_val": r["n_val"], "n_test": r["n_test"], "selected_epoch": r["selected_epoch"],
+                          "n_val": r["n_val"], "n_test": r["n_test"], **extra, "selected_epoch": r["selected_epoch"],
                           "fold_seed": r["fold_seed"], "seconds": r["seconds"], **fm})
     pred = pd.DataFrame(rows)
     metrics = M.summarize(pred["y_true"].to_numpy(), pred["y_pred"].to_numpy(), k, folds=pred["fold"].tolist())
@@ -406,21 +529,25 @@ def _check_dataset(dataset, where="run") -> None:
 
 
 def run(model_fn: Callable, dataset, protocol="loso", train_cfg: TrainConfig | None = None, *,
-        preprocess: Step | Callable | None = None, backbone: nn.Module | None = None, policy: str = "last",
+        preprocess: Step | Callable | None = None, backbone: nn.Module | None = None, policy="last",
         seed: int = 0, device="auto", cache: Cache | None = None, results_dir: str | os.PathLike | None = None,
         resume: bool = True, progress: bool = True, name: str | None = None,
-        on_epoch_end: Callable | None = None, params: dict | None = None) -> Result:
+        on_epoch_end: Callable | None = None, params: dict | None = None, task: Task | None = None,
+        on_fold_end: Callable | None = None):
     """Evaluate ``model_fn`` on ``dataset`` under ``protocol``; one model per fold.
 
     Args:
         model_fn: ``model_fn(num_classes, input_shape) -> nn.Module`` mapping a batch
-            ``(B, *input_shape)`` to logits ``(B, num_classes)`` (e.g. :func:`linear_head`).
+            ``(B, *input_shape)`` to logits ``(B, num_classes)`` (e.g. :func:`linear_head`); with several
+            views ``input_shape`` is a tuple of shapes and the model is called as ``model(*views)``; it may
+            return a dict with ``"logits"`` (and whatever the task's losses read).
         dataset: a merlib dataset (``.clips``, ``.num_classes``, ``.class_names``, ``.frames``).
         protocol: ``"loso"``, ``"composite"``, a list of :class:`Fold` or ``fn(clips) -> folds``.
         train_cfg: a :class:`TrainConfig` (default values when ``None``).
         preprocess: a :class:`Step` applied to each clip ``(T, C, H, W)`` (e.g. magnification).
         backbone: a frozen feature extractor applied to the preprocessed clip (cached per clip).
-        policy: ``"last"`` (default), ``"inner_val"`` or ``"oracle_test"`` (optimistic; labelled so).
+        policy: ``"last"`` (default), ``"inner_val"`` or ``"oracle_test"`` (optimistic; labelled so), or a
+            tuple such as ``("last", "oracle_test")``: one training run, one result per policy.
         seed: base seed; fold seeds derive from it and the fold name.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` ...
         cache: a :class:`Cache` for preprocessed clips and features; ``None`` recomputes them in every fold.
@@ -428,32 +555,43 @@ def run(model_fn: Callable, dataset, protocol="loso", train_cfg: TrainConfig | N
             configuration resumes where the last one stopped (``resume=False`` starts over).
         on_epoch_end: ``hook(fold_name, epoch, record)`` called after each epoch (may raise to stop).
         params: extra parameters recorded with the result (sweeps pass the grid point).
+        task: a :class:`~merlib.eval.task.Task`: frozen-feature stage, samples per clip + aggregation,
+            views, weighted losses (see :mod:`merlib.eval.task`); ``None``: one tensor per clip.
+        on_fold_end: ``hook(fold_name, model, record)`` with each trained model (e.g. to keep it for
+            Grad-CAM); not called for folds read back from ``results_dir``.
 
     Returns:
-        A :class:`Result` (also written to ``results_dir/result.json``).
+        A :class:`Result` (also written to ``results_dir/result.json``), or ``{policy: Result}`` when
+        ``policy`` is a tuple (written to ``results_dir/result_<policy>.json``).
     """
-    check_policy(policy)
+    pols = _policies(policy)
     _check_dataset(dataset)
     cfg = train_cfg or TrainConfig()
     if not isinstance(cfg, TrainConfig):
         raise ValueError(f"run: `train_cfg` must be a merlib.eval.TrainConfig, got {type(cfg).__name__}")
+    if task is not None and not isinstance(task, Task):
+        raise ValueError(f"run: `task` must be a merlib.eval.Task, got {type(task).__name__}")
+    if task is not None and task.features is not None and backbone is not None:
+        raise ValueError("run: give either `backbone` or `task.features`, not both")
     if preprocess is not None and not isinstance(preprocess, Step):
         preprocess = Step(preprocess)
     folds = get_folds(protocol, dataset.clips)
-    identity = _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params)
+    identity = _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params, task)
     rdir = _prepare_dir(results_dir, identity, resume)
     jobs = _make_jobs(model_fn, dataset, folds, cfg, policy, seed, device, preprocess, backbone, cache, rdir, params,
-                      _fingerprints(dataset, cache))
+                      _fingerprints(dataset, cache), task=task)
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
-    records = [run_fold(j, on_epoch_end=on_epoch_end, progress=progress)
+    records = [run_fold(j, on_epoch_end=on_epoch_end, progress=progress, on_fold_end=on_fold_end)
                for j in tqdm(jobs, desc=name or "folds", disable=not progress)]
-    result = _assemble(name or getattr(dataset, "name", "run"), dataset, records, policy, cfg, identity, params,
-                       time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    label = name or getattr(dataset, "name", "run")
+    results = {p: _assemble(label, dataset, records, p, cfg, identity, params, seconds) for p in pols}
     if rdir is not None:
-        result.save(rdir / "result.json")
-    return result
+        for p, res in results.items():
+            res.save(rdir / ("result.json" if isinstance(policy, str) else f"result_{p}.json"))
+    return results[pols[0]] if isinstance(policy, str) else results
 
 
 def with_overrides(cfg: TrainConfig, **kw) -> TrainConfig:

@@ -12,9 +12,10 @@ cancels the motion. Oh et al. 2018's factor is ``amp = 1 + alpha`` (:func:`to_oh
 
 Modules: ``api`` (magnify, magnify_pair), ``eulerian`` (Wu et al. 2012), ``phase``
 (Wadhwa et al. 2013), ``pyramids`` (Laplacian and complex steerable pyramids in torch),
-``temporal`` (ideal / Butterworth / difference-of-IIR band-passes), ``testsignals``
+``temporal`` (Wu et al.'s ideal / IIR / first-order Butterworth pair, Butterworth band-pass, FIR window, with the authors' semantics), ``testsignals``
 (ground-truth harness), ``validation`` (argument checks), ``learned`` (Oh et al. 2018 and
-ST-MEMM; loaded lazily through :func:`load_magnifier`).
+ST-MEMM, split into oh2018 / stmemm / weight_files / load / inference; ``load_magnifier``,
+``magnify_learned``, ``OhMagnifier``, ``STMEMM`` ... are importable from here, loaded lazily).
 """
 from merlib.magnify.api import METHODS, MODES, magnify, magnify_pair
 from merlib.magnify.convention import CONVENTION, displacement_gain, from_oh_factor, to_oh_factor
@@ -25,10 +26,16 @@ __all__ = [
 ]
 
 
+#: Learned-magnifier names served lazily from merlib.magnify.learned (heavier imports, weights on disk).
+_LEARNED = ("load_magnifier", "magnify_learned", "save_magnifier", "OhMagnifier", "OhConfig", "STMEMM",
+            "STMEMMConfig")
+
+
 def __getattr__(name):
     # Learned magnifiers pull in heavier code (and possibly weights): import them on first use.
-    if name == "load_magnifier":
-        from merlib.magnify.learned import load_magnifier
+    if name in _LEARNED:
+        import importlib
 
-        return load_magnifier
+        module = "merlib.magnify.stmemm" if name in ("STMEMM", "STMEMMConfig") else "merlib.magnify.learned"
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'merlib.magnify' has no attribute {name!r}")

@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-__all__ = ["displacement_gain", "to_oh_factor", "from_oh_factor", "check_alpha", "CONVENTION"]
+__all__ = ["displacement_gain", "to_oh_factor", "from_oh_factor", "check_alpha", "CONVENTION",
+           "MANIPULATOR_FACTORS", "manipulator_multiplier"]
 
 #: One line naming the convention, for docstrings and result records.
 CONVENTION = "merlib alpha: output shows f(x + (1 + alpha)·δ); alpha=0 identity, alpha=-1 cancels; Oh et al.'s amp = 1 + alpha"
@@ -61,3 +62,24 @@ def to_oh_factor(alpha: float) -> float:
 def from_oh_factor(amp: float) -> float:
     """Oh et al. 2018 amplification factor ``amp`` -> merlib ``alpha = amp - 1``."""
     return check_alpha(amp, "amp") - 1.0
+
+
+#: What a learned manipulator ``M_b + h(c·g(M_b − M_a))`` multiplies by, as a function of Oh's ``amp``:
+#: ``"amp_minus_1"`` — c = amp − 1 = merlib alpha (12dmodel/deep_motion_mag ``modules.py``
+#: ``res_manipulator``; weimengting/AMAN ``mag_imple/network.py`` ``Manipulator``; merlib's own
+#: networks); ``"amp"`` — c = amp = 1 + alpha (postech-ami/Deep-Motion-Mag-Pytorch ``module.py``
+#: ``res_manipulator`` multiplies by the dataset's factor itself, so the ``h`` it learned expects it).
+MANIPULATOR_FACTORS = ("amp_minus_1", "amp")
+
+
+def manipulator_multiplier(alpha, form: str = "amp_minus_1"):
+    """The factor a manipulator of convention ``form`` must multiply by to show f(x + (1+alpha)·δ).
+
+    ``alpha`` is merlib's (a float or a tensor); returns ``alpha`` for ``"amp_minus_1"`` and
+    ``alpha + 1`` (= Oh's amp) for ``"amp"``.
+    """
+    if form == "amp_minus_1":
+        return alpha
+    if form == "amp":
+        return alpha + 1.0
+    raise ValueError(f"manipulator convention must be one of {MANIPULATOR_FACTORS}, got {form!r}")

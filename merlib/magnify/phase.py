@@ -1,23 +1,49 @@
 """Phase-based motion magnification — Wadhwa, Rubinstein, Durand & Freeman 2013, "Phase-based video
-motion processing" (SIGGRAPH); Bai et al. 2021's PMM.
+motion processing" (SIGGRAPH), and their MATLAB code (``phaseAmplify.m``, 2013); Bai et al. 2021's PMM.
 
 A complex steerable pyramid (:class:`merlib.magnify.pyramids.SteerablePyramid`; Simoncelli &
 Freeman 1995, Portilla & Simoncelli 2000) splits each frame into localized, oriented sinusoids
 ``S_{ω,θ}(x, t) = A·exp(i ω (x + δ(t)))``: motion ``δ`` appears as the phase ``ω δ``
 (Fourier shift theorem). For each coefficient the phase change relative to the reference,
-``Δφ = arg(c_t · conj(c_ref))`` (wrapped to (−π, π]), is multiplied by ``alpha`` and added
-back: ``ĉ_t = c_t · exp(i · alpha · Δφ)``, which shows ``f(x + (1 + alpha)·δ)`` — merlib's α
-convention (:mod:`merlib.magnify.convention`). High- and low-pass residuals pass through.
+``Δφ = arg(c_t · conj(c_ref))`` (wrapped to (−π, π], their ``mod(π + φ_t − φ_ref, 2π) − π``), is
+(optionally band-passed in time and smoothed, then) multiplied by ``alpha`` and added back:
+``ĉ_t = c_t · exp(i · alpha · Δφ)``, which shows ``f(x + (1 + alpha)·δ)`` — merlib's α
+convention (:mod:`merlib.magnify.convention`; Wadhwa et al.'s ``magPhase`` is this ``alpha``).
 
 Options:
 
-* ``sigma`` (px at each scale, default 0): amplitude-weighted Gaussian smoothing of ``Δφ``,
-  ``(G_σ * (A·Δφ)) / (G_σ * A)`` with ``A = |c_t|`` (Wadhwa et al. Sec. 3.2).
-* ``attenuate`` (default False): phase changes whose magnified value ``(1 + alpha)·Δφ``
-  would exceed π (i.e. ``|Δφ| > π/(1 + alpha)``) are clipped to ±π instead of wrapping
-  around, which avoids the ringing of wrapped phases (a continuous clip, no hard switch).
-* ``levels``, ``orientations`` (default 4), ``bandwidth`` (``"octave"`` / ``"half_octave"``).
+* ``sigma`` (px at each scale, default 0): amplitude-weighted Gaussian smoothing of the (filtered)
+  ``Δφ``, ``(G_σ * (A·Δφ)) / (G_σ * A)`` with ``A = |c_t| + eps`` (Wadhwa et al. Sec. 3.2,
+  ``AmplitudeWeightedBlur.m``; circular boundaries). merlib's kernel: ``2·ceil(3σ) + 1`` centred taps;
+  with ``preset="wadhwa2013"``: their ``fspecial('gaussian', ceil(4σ), σ)`` + ``imfilter`` (even sizes
+  put the kernel's origin half a pixel off centre, as MATLAB does).
+* ``attenuate_other`` (default False): Wadhwa et al.'s ``attenuateOtherFreq`` — the coefficient keeps its
+  amplitude but takes the *reference* phase plus the magnified band-passed change,
+  ``ĉ_t = |c_t| · exp(i(φ_ref + (1 + alpha)·BP(Δφ)))``: phase variation outside the temporal band
+  (noise, drift, other motions) is removed instead of passed through. In merlib's convention the
+  in-band motion is still shown at ``(1 + alpha)·δ``; Wadhwa et al. multiply by ``magPhase`` there, so
+  their ``magPhase`` with ``attenuateOtherFreq`` is merlib's ``1 + alpha``. Without a temporal filter
+  (static / dynamic modes) everything is "in band" and it changes nothing.
+* ``phase_clip`` (default False; called ``attenuate`` before merlib 0.2): phase changes whose magnified
+  value ``(1 + alpha)·Δφ`` would exceed π (``|Δφ| > π/(1 + alpha)``) are clipped to ±π instead of
+  wrapping around, which avoids the ringing of wrapped phases (merlib's addition; not in their code).
+* ``highpass`` (default True): add the high-pass residual back unchanged; Wadhwa et al.'s code drops it
+  (``for level = 2:numLevels-1`` and only the low-pass residual is added back).
+* ``levels``, ``orientations`` (default 4), ``bandwidth`` (``"octave"``, ``"half_octave"``,
+  ``"smooth_half_octave"``, ``"quarter_octave"``), ``radial`` (see :mod:`merlib.magnify.pyramids`).
 * ``luma_only``: magnify only Y of YIQ (as Wadhwa et al.'s code does), chroma passes through.
+* ``preset="wadhwa2013"``: their code's defaults — ``luma_only=True``, ``highpass=False``,
+  ``bandwidth="half_octave"`` (their run scripts' ``defaultPyrType``; ``phaseAmplify``'s own default is
+  ``'octave'``) with 8 orientations (4 for octave, 8 for the smooth pyramids), ``radial="wadhwa2013"``,
+  their blur kernel, ``sigma=0``, ``attenuate_other=False``; in temporal mode the default filter is
+  their ``FIRWindowBP`` (``temporal_filter="fir"``) and ``"iir"`` from Hz uses ``r = f/fps``.
+  Departure kept: the band crops are merlib's symmetric supports (theirs: each filter's bounding box),
+  which changes only how densely the (pointwise-processed) coefficients are sampled.
+
+Speed: the input is transformed with ``rfft2`` and the output assembled as a half spectrum for
+``irfft2``; orientations are batched in one FFT per scale; the reference frame is decomposed once per
+clip; filters are built once per size/device/dtype (:func:`get_pyramid`); an α sweep
+(``alpha=[a1, a2, …]``) decomposes once and only re-synthesises per α.
 """
 from __future__ import annotations
 
@@ -28,59 +54,98 @@ import torch
 import torch.nn.functional as F
 
 from merlib.magnify.eulerian import rgb_to_yiq, yiq_to_rgb
-from merlib.magnify.pyramids import SteerablePyramid
-from merlib.magnify.validation import check_positive
+from merlib.magnify.pyramids import BANDWIDTHS, RADIAL_FORMS, SteerablePyramid
+from merlib.magnify.validation import check_choice, check_positive
 
-__all__ = ["magnify_phase", "phase_gain", "amplitude_weighted_blur", "get_pyramid", "PHASE_OPTIONS"]
+__all__ = ["magnify_phase", "phase_gain", "amplitude_weighted_blur", "get_pyramid", "PHASE_OPTIONS", "PHASE_PRESETS"]
 
-PHASE_OPTIONS = ("levels", "orientations", "bandwidth", "sigma", "attenuate", "luma_only")
+PHASE_OPTIONS = ("levels", "orientations", "bandwidth", "sigma", "phase_clip", "attenuate_other", "luma_only",
+                 "highpass", "radial", "preset")
+#: What each preset sets (explicit options override it).
+PHASE_PRESETS = {
+    "wadhwa2013": {"luma_only": True, "highpass": False, "bandwidth": "half_octave", "radial": "wadhwa2013",
+                   "sigma": 0.0, "attenuate_other": False, "blur_kernel": "wadhwa2013",
+                   "temporal": {"default": "fir", "iir": {"r_rule": "wadhwa2013", "normalize": False},
+                                "butterworth": {"cutoff": "wu2012"}}},
+}
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_pyramid(h, w, levels, orientations, bandwidth, device, dtype):
-    return SteerablePyramid(h, w, levels, orientations, bandwidth, device=device, dtype=dtype)
+def _cached_pyramid(h, w, levels, orientations, bandwidth, device, dtype, radial):
+    return SteerablePyramid(h, w, levels, orientations, bandwidth, device=device, dtype=dtype, radial=radial)
 
 
 def get_pyramid(height, width, levels=None, orientations=4, bandwidth="octave", device="cpu",
-                dtype=torch.float32) -> SteerablePyramid:
+                dtype=torch.float32, radial="telescoping") -> SteerablePyramid:
     """A (cached) :class:`SteerablePyramid`; filters are built once per size, device and dtype."""
-    return _cached_pyramid(int(height), int(width), levels, orientations, bandwidth, str(torch.device(device)), dtype)
+    return _cached_pyramid(int(height), int(width), levels, orientations, bandwidth, str(torch.device(device)), dtype,
+                           radial)
 
 
-def phase_gain(dphi: torch.Tensor, alpha: float, attenuate: bool = False) -> torch.Tensor:
-    """Phase to add to each coefficient: ``alpha·Δφ``, or with ``attenuate`` ``clip((1+alpha)Δφ, ±π) − Δφ``."""
-    if attenuate:
+def phase_gain(dphi: torch.Tensor, alpha: float, phase_clip: bool = False) -> torch.Tensor:
+    """Phase to add to each coefficient: ``alpha·Δφ``, or with ``phase_clip`` ``clip((1+alpha)Δφ, ±π) − Δφ``."""
+    if phase_clip:
         return ((1.0 + alpha) * dphi).clamp(-math.pi, math.pi) - dphi
     return alpha * dphi
 
 
-def _gaussian_kernel(sigma: float, size_limit: int, dtype, device) -> torch.Tensor:
-    radius = min(int(math.ceil(3 * sigma)), max(0, (size_limit - 1) // 2))
-    x = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    return k / k.sum()
+def _gaussian_taps(sigma: float, size_limit: int, kernel: str, dtype, device):
+    """1-D taps and (left, right) circular padding of merlib's or Wadhwa et al.'s Gaussian."""
+    if kernel == "wadhwa2013":  # fspecial('gaussian', n, σ) with n = ceil(4σ); imfilter origin floor((n+1)/2)
+        n = max(1, min(int(math.ceil(4 * sigma)), size_limit))
+        coords = torch.arange(n, dtype=torch.float64) - (n - 1) / 2.0
+        left = (n + 1) // 2 - 1
+        right = n - 1 - left
+    else:
+        radius = min(int(math.ceil(3 * sigma)), max(0, (size_limit - 1) // 2))
+        coords = torch.arange(-radius, radius + 1, dtype=torch.float64)
+        left = right = radius
+    k = torch.exp(-0.5 * (coords / sigma) ** 2)
+    return (k / k.sum()).to(dtype=dtype, device=device), left, right
 
 
-def amplitude_weighted_blur(phase: torch.Tensor, amplitude: torch.Tensor, sigma: float, eps: float = 1e-12) -> torch.Tensor:
+def amplitude_weighted_blur(phase: torch.Tensor, amplitude: torch.Tensor, sigma: float, eps: float = 1e-12,
+                            kernel: str = "merlib") -> torch.Tensor:
     """``(G_σ * (A·φ)) / (G_σ * A)`` over the last two dims (circular padding; bands are periodic)."""
     if sigma <= 0:
         return phase
     lead, (h, w) = phase.shape[:-2], phase.shape[-2:]
     both = torch.stack([amplitude * phase, amplitude]).reshape(-1, 1, h, w)
-    ky = _gaussian_kernel(sigma, h, phase.dtype, phase.device)
-    kx = _gaussian_kernel(sigma, w, phase.dtype, phase.device)
-    ry, rx = len(ky) // 2, len(kx) // 2
-    both = F.conv2d(F.pad(both, (rx, rx, 0, 0), mode="circular"), kx.view(1, 1, 1, -1))
-    both = F.conv2d(F.pad(both, (0, 0, ry, ry), mode="circular"), ky.view(1, 1, -1, 1))
+    ky, ty0, ty1 = _gaussian_taps(sigma, h, kernel, phase.dtype, phase.device)
+    kx, tx0, tx1 = _gaussian_taps(sigma, w, kernel, phase.dtype, phase.device)
+    # correlation (imfilter's default, and F.conv2d's): out(i) = Σ_o k(o) in(i + o), o from −left to right
+    both = F.conv2d(F.pad(both, (tx0, tx1, 0, 0), mode="circular"), kx.view(1, 1, 1, -1))
+    both = F.conv2d(F.pad(both, (0, 0, ty0, ty1), mode="circular"), ky.view(1, 1, -1, 1))
     both = both.reshape(2, *lead, h, w)
     return both[0] / (both[1] + eps)
 
 
-def _modify_band(pyr, out_spec, j, c, dphi, alpha, sigma, attenuate):
-    if sigma > 0:
-        dphi = amplitude_weighted_blur(dphi, c.abs(), sigma)
-    add = phase_gain(dphi, alpha, attenuate) if attenuate else dphi.mul_(alpha)
-    pyr.add_band(out_spec, j, torch.polar(torch.ones_like(add), add).mul_(c))
+class _PhaseOptions:
+    def __init__(self, levels=None, orientations=None, bandwidth=None, sigma=None, phase_clip=False,
+                 attenuate_other=None, luma_only=None, highpass=None, radial=None, preset=None):
+        self.preset = None if preset is None else check_choice(preset, "preset", tuple(PHASE_PRESETS))
+        p = PHASE_PRESETS.get(self.preset, {})
+        pick = lambda v, key, default: v if v is not None else p.get(key, default)  # noqa: E731
+        self.levels = levels
+        self.bandwidth = pick(bandwidth, "bandwidth", "octave")
+        if self.bandwidth not in BANDWIDTHS:
+            raise ValueError(f"`bandwidth` must be one of {BANDWIDTHS}, got {self.bandwidth!r}")
+        if orientations is None:
+            orientations = 4 if (self.preset is None or self.bandwidth == "octave") else 8
+        self.orientations = orientations
+        self.radial = pick(radial, "radial", "telescoping")
+        if self.radial not in RADIAL_FORMS:
+            raise ValueError(f"`radial` must be one of {RADIAL_FORMS}, got {self.radial!r}")
+        self.sigma = check_positive(pick(sigma, "sigma", 0.0), "sigma", allow_zero=True)
+        for name, v in (("phase_clip", phase_clip), ("attenuate_other", attenuate_other), ("luma_only", luma_only),
+                        ("highpass", highpass)):
+            if v is not None and not isinstance(v, bool):
+                raise ValueError(f"`{name}` must be True or False, got {v!r}")
+        self.phase_clip = phase_clip
+        self.attenuate_other = pick(attenuate_other, "attenuate_other", False)
+        self.luma_only = pick(luma_only, "luma_only", False)
+        self.highpass = pick(highpass, "highpass", True)
+        self.blur_kernel = p.get("blur_kernel", "merlib")
 
 
 def _frames(index: list[int]):
@@ -90,71 +155,91 @@ def _frames(index: list[int]):
     return index
 
 
-def magnify_phase(x: torch.Tensor, alpha: float, ref_index: list[int] | None = None, temporal=None,
-                  chunk_size: int = 16, levels=None, orientations: int = 4, bandwidth: str = "octave",
-                  sigma: float = 0.0, attenuate: bool = False, luma_only: bool = False) -> torch.Tensor:
+def magnify_phase(x: torch.Tensor, alpha, ref_index: list[int] | None = None, temporal=None,
+                  chunk_size: int = 16, **options):
     """Phase-based magnification of a batch ``x`` ``(B, T, C, H, W)``, float in [0, 1] (validated by the caller).
 
-    ``ref_index[t]``: reference frame of frame ``t`` (static: 0, dynamic: ``t − 1``); frames that are
-    their own reference are returned unchanged. With ``temporal`` (a
-    :class:`~merlib.magnify.temporal.TemporalBandpass`) the phase change relative to frame 0 is
-    band-passed in time, streamed in chunks of ``chunk_size`` frames (O(filter order) state per
-    coefficient) unless the filter is ``ideal``. Returns ``(B, T, C, H, W)`` unclamped.
+    ``alpha``: a float, or a list of floats (α sweep: one decomposition, one synthesis per α; a list of
+    outputs is returned). ``ref_index[t]``: reference frame of frame ``t`` (static: 0, dynamic: ``t − 1``);
+    frames that are their own reference are returned unchanged (up to the dropped high-pass with
+    ``highpass=False``). With ``temporal`` (a :class:`~merlib.magnify.temporal.TemporalBandpass`) the phase
+    change relative to frame 0 is band-passed in time, streamed in chunks of ``chunk_size`` frames
+    (O(filter order) state per coefficient) unless the filter needs the whole clip. Options: see
+    :data:`PHASE_OPTIONS` and the module docstring. Returns ``(B, T, C, H, W)`` unclamped (or a list).
     """
-    sigma = check_positive(sigma, "sigma", allow_zero=True)
-    if not isinstance(attenuate, bool):
-        raise ValueError(f"`attenuate` must be True or False, got {attenuate!r}")
-    if not isinstance(luma_only, bool):
-        raise ValueError(f"`luma_only` must be True or False, got {luma_only!r}")
+    single = not isinstance(alpha, (list, tuple))
+    alphas = [float(alpha)] if single else [float(a) for a in alpha]
+    opt = _PhaseOptions(**options)
     b, t, c, h, w = x.shape
-    if bandwidth not in ("octave", "half_octave"):
-        raise ValueError(f"`bandwidth` must be 'octave' or 'half_octave', got {bandwidth!r}")
-    pyr = get_pyramid(h, w, levels, orientations, bandwidth, x.device, x.dtype)
-    yiq = luma_only and c == 3
+    pyr = get_pyramid(h, w, opt.levels, opt.orientations, opt.bandwidth, x.device, x.dtype, opt.radial)
+    yiq = opt.luma_only and c == 3
     space = rgb_to_yiq(x) if yiq else x
     planes = space[:, :, :1] if yiq else space  # (B, T, P, H, W)
 
     if temporal is None:
-        out_planes = _static(pyr, planes, ref_index, alpha, sigma, attenuate)
+        outs = _static(pyr, planes, ref_index, alphas, opt)
     else:
-        out_planes = _temporal(pyr, planes, temporal, chunk_size, alpha, sigma, attenuate)
+        outs = _temporal(pyr, planes, temporal, chunk_size, alphas, opt)
     if yiq:
-        return yiq_to_rgb(torch.cat([out_planes, space[:, :, 1:]], dim=2))
-    return out_planes
+        outs = [yiq_to_rgb(torch.cat([o, space[:, :, 1:]], dim=2)) for o in outs]
+    return outs[0] if single else outs
 
 
-def _static(pyr, planes, ref_index, alpha, sigma, attenuate):
+def _synthesise(pyr, out_specs, j, ct, dphi, alphas, opt, ref_unit=None):
+    """Add scale ``j``'s modified coefficients for every α to ``out_specs`` (one half spectrum per α)."""
+    if opt.sigma > 0:
+        dphi = amplitude_weighted_blur(dphi, ct.abs(), opt.sigma, kernel=opt.blur_kernel)
+    amp = ct.abs() if opt.attenuate_other else None
+    for a, spec in zip(alphas, out_specs):
+        if opt.attenuate_other:
+            # |c_t| · exp(i(φ_ref + (1 + α)·BP(Δφ))): out-of-band phase change removed
+            new = torch.polar(amp, (1.0 + a) * dphi).mul_(ref_unit)
+        else:
+            add = phase_gain(dphi, a, opt.phase_clip)
+            new = torch.polar(torch.ones_like(add), add).mul_(ct)
+        pyr.add_band(spec, j, new)
+
+
+def _static(pyr, planes, ref_index, alphas, opt):
     t = planes.shape[1]
-    targets = [i for i in range(t) if ref_index[i] != i]
-    out = planes.clone()
+    # frames that are their own reference come back unchanged — unless the high-pass residual is dropped,
+    # then they go through the pyramid too (their Δφ is 0)
+    targets = [i for i in range(t) if ref_index[i] != i or not opt.highpass]
+    outs = [planes.clone() for _ in alphas]
     if not targets:
-        return out
+        return outs
     needed = sorted(set(targets) | {ref_index[i] for i in targets})
     pos = {f: k for k, f in enumerate(needed)}
     tgt = _frames([pos[i] for i in targets])
     refs = [pos[ref_index[i]] for i in targets]
     ref = slice(refs[0], refs[0] + 1) if len(set(refs)) == 1 else _frames(refs)  # static: one frame, broadcast
     spec = pyr.spectrum(planes[:, needed])
-    out_spec = spec[:, tgt] * pyr.residual_cmask
+    resid = pyr.residual_half(opt.highpass)
+    out_specs = [spec[:, tgt] * resid for _ in alphas]
     for j in range(pyr.n_bands):
         coeffs = pyr.band(spec, j)
         ct, cr = coeffs[:, tgt], coeffs[:, ref]
         dphi = torch.angle(ct * cr.conj())
-        _modify_band(pyr, out_spec, j, ct, dphi, alpha, sigma, attenuate)
-    out[:, targets] = pyr.to_image(out_spec)
-    return out
+        ref_unit = cr / (cr.abs() + 1e-30) if opt.attenuate_other else None
+        _synthesise(pyr, out_specs, j, ct, dphi, alphas, opt, ref_unit)
+    for o, s in zip(outs, out_specs):
+        o[:, targets] = pyr.to_image(s)
+    return outs
 
 
-def _temporal(pyr, planes, temporal, chunk_size, alpha, sigma, attenuate):
+def _temporal(pyr, planes, temporal, chunk_size, alphas, opt):
     t = planes.shape[1]
-    out = torch.empty_like(planes)
+    outs = [torch.empty_like(planes) for _ in alphas]
     step = chunk_size if temporal.streamable else t
-    spec0 = pyr.spectrum(planes[:, :1])
-    ref_conj = [pyr.band(spec0, j).conj() for j in range(pyr.n_bands)]
+    resid = pyr.residual_half(opt.highpass)
+    spec0 = pyr.spectrum(planes[:, :1])  # the reference frame: decomposed once per clip
+    ref_bands = [pyr.band(spec0, j) for j in range(pyr.n_bands)]
+    ref_conj = [r.conj() for r in ref_bands]
+    ref_unit = [r / (r.abs() + 1e-30) for r in ref_bands] if opt.attenuate_other else [None] * pyr.n_bands
     states = [dict() for _ in range(pyr.n_bands)]
     for s in range(0, t, step):
         spec = pyr.spectrum(planes[:, s:s + step])
-        out_spec = spec * pyr.residual_cmask
+        out_specs = [spec * resid for _ in alphas]
         for j in range(pyr.n_bands):
             coeffs = pyr.band(spec, j)
             dphi = torch.angle(coeffs * ref_conj[j])
@@ -162,6 +247,7 @@ def _temporal(pyr, planes, temporal, chunk_size, alpha, sigma, attenuate):
                 dphi, states[j] = temporal.step(dphi, states[j])
             else:
                 dphi = temporal(dphi)
-            _modify_band(pyr, out_spec, j, coeffs, dphi, alpha, sigma, attenuate)
-        out[:, s:s + step] = pyr.to_image(out_spec)
-    return out
+            _synthesise(pyr, out_specs, j, coeffs, dphi, alphas, opt, ref_unit[j])
+        for o, sp in zip(outs, out_specs):
+            o[:, s:s + step] = pyr.to_image(sp)
+    return outs

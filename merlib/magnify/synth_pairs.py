@@ -17,8 +17,15 @@ this module re-creates the *recipe* with offline material only:
 * **continuous-domain rendering**: every layer is sampled at ``supersample``× the output resolution
   at its displaced continuous position (textures by bilinear sampling, shape masks analytically) and
   box-filtered down (anti-aliased downsampling), so sub-pixel motion is rendered faithfully;
-* **noise** is added to the input frames before 8-bit quantisation; the magnified target is
-  noise-free (quantised only), so the network learns not to amplify noise;
+* **noise** on the input frames only (the magnified target is noise-free, quantised only), so the
+  network learns not to amplify noise. ``noise="poisson"`` is the official code's model
+  (deep_motion_mag ``preprocessor.py``, ``poisson_noise_n = 0.3`` in the shipped config): after
+  8-bit quantisation each input frame gets ``n·N(0, 1)·sqrt(x/255)`` on the [0, 1] scale (their
+  ``n·N·sqrt(x+1)/sqrt(127.5)`` on [-1, 1], halved), ``n ~ U(0, poisson_n)`` and no clipping. The
+  official TF graph draws ``n`` once when the graph is built (one level for a whole run); the
+  PyTorch re-implementation of the authors' lab (postech-ami/Deep-Motion-Mag-Pytorch, ``utils.py``
+  ``shot_noise``) draws it per sample, and so does merlib. ``noise="gaussian"`` is merlib's older
+  model: Gaussian noise of std ``U(noise_std)`` before quantisation;
 * **colour perturbation** (Oh et al. Sec. 3.3): the copies the texture/shape losses need.
 
 Each sample (``PairGenerator.sample``) is a dict of ``(C, S, S)`` float tensors in [0, 1]:
@@ -46,7 +53,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PairConfig", "PairGenerator", "SKIMAGE_TEXTURES"]
+__all__ = ["PairConfig", "PairGenerator", "SKIMAGE_TEXTURES", "oh_pair_config"]
 
 #: scikit-image sample images used as textures (files inside the installed package; public domain
 #: or freely licensed, see skimage/data/README.txt). Faces (lfw_subset) are deliberately not used.
@@ -65,7 +72,14 @@ class PairConfig:
     Motion: every layer gets its own magnified displacement ``(1+alpha)·δ`` of magnitude uniform in
     ``[0, max_magnified_motion]`` px in a uniform random direction; ``|δ| <= max_motion`` px.
     ``alpha`` (merlib convention) is drawn log-uniformly so that ``1 + alpha`` lies in
-    ``[1 + alpha_range[0], 1 + alpha_range[1]]``.
+    ``[1 + alpha_range[0], 1 + alpha_range[1]]`` (log-uniform is merlib's choice: it gives the
+    sub-pixel, large-factor regime as many samples as the large-motion, small-factor one).
+
+    Oh et al.'s bounds (Sec. 3.2): input motion ≤ 10 px, magnified motion ≤ 30 px, factor up to 100
+    — *their* factor, the total gain ``amp`` (the official manipulator multiplies by ``amp − 1``), so
+    merlib's ``alpha = amp − 1`` runs up to 99: ``alpha_range = (0, 99)`` is Oh's ``amp ∈ [1, 100]``
+    (an older merlib default, (1, 100), was ``amp ∈ [2, 101]``: off by one). The defaults are these
+    bounds at Oh's 384² patches (:func:`oh_pair_config`).
     """
 
     size: int = 384                     #: output side S in pixels (Oh et al.: 384)
@@ -73,14 +87,16 @@ class PairConfig:
     supersample: int = 4                #: rendering resolution factor before box downsampling
     n_objects: tuple[int, int] = (7, 15)
     object_radius: tuple[float, float] = (0.06, 0.25)   #: fraction of ``size``
-    alpha_range: tuple[float, float] = (1.0, 100.0)     #: merlib alpha (Oh's amp = 1 + alpha)
+    alpha_range: tuple[float, float] = (0.0, 99.0)      #: merlib alpha: Oh's amp = 1 + alpha in [1, 100]
     max_motion: float = 10.0            #: input motion bound |δ| in px
     max_magnified_motion: float = 30.0  #: bound on |(1 + alpha)·δ| in px
     p_static_background: float = 0.2    #: only the foreground objects move
     p_blur_background: float = 0.2      #: background Gaussian-blurred (sigma in ``blur_sigma``)
     p_static_scene: float = 0.05        #: no motion at all: target = reference frame
     blur_sigma: tuple[float, float] = (1.0, 4.0)
-    noise_std: tuple[float, float] = (0.0, 0.02)         #: std of Gaussian noise on inputs, [0,1] scale
+    noise: str = "poisson"              #: "poisson" (the official code's model) or "gaussian"
+    poisson_n: float = 0.3              #: official ``poisson_noise_n``: level n ~ U(0, poisson_n)
+    noise_std: tuple[float, float] = (0.0, 0.02)         #: noise="gaussian": std range, [0,1] scale
     color_perturbation: float = 0.2     #: per-channel gain in [1-p, 1+p], offset in [-p/2, p/2]
     n_procedural: int = 24              #: procedural textures generated from the seed
 
@@ -105,12 +121,26 @@ class PairConfig:
         if self.max_motion < 0 or self.max_magnified_motion < 0:
             raise ValueError("PairConfig.max_motion and max_magnified_motion must be >= 0, got "
                              f"{self.max_motion}, {self.max_magnified_motion}")
+        if self.noise not in ("poisson", "gaussian"):
+            raise ValueError(f"PairConfig.noise must be 'poisson' or 'gaussian', got {self.noise!r}")
+        if not self.poisson_n >= 0:
+            raise ValueError(f"PairConfig.poisson_n must be >= 0, got {self.poisson_n}")
         for p in ("p_static_background", "p_blur_background", "p_static_scene"):
             if not 0.0 <= getattr(self, p) <= 1.0:
                 raise ValueError(f"PairConfig.{p} must be a probability in [0, 1], got {getattr(self, p)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def oh_pair_config(size: int = 384, **overrides) -> PairConfig:
+    """Oh et al.'s recipe: 384² samples, input motion ≤ 10 px, magnified ≤ 30 px, ``amp`` ≤ 100
+    (merlib ``alpha`` ≤ 99), Poisson-like noise with ``poisson_noise_n = 0.3`` (official config).
+
+    ``size`` other than 384 keeps the pixel bounds as they are (they are Oh's, in pixels).
+    """
+    return replace(PairConfig(size=size, alpha_range=(0.0, 99.0), max_motion=10.0,
+                              max_magnified_motion=30.0, noise="poisson", poisson_n=0.3), **overrides)
 
 
 # ------------------------------------------------------------------------------------ textures
@@ -264,7 +294,7 @@ class PairGenerator:
         p = c.color_perturbation
         gain = 1 - p + 2 * p * torch.rand(3, 1, 1, generator=gen)
         bias = p * (torch.rand(3, 1, 1, generator=gen) - 0.5)
-        noise = self._rand(gen, *c.noise_std)
+        noise = self._rand(gen, 0.0, c.poisson_n) if c.noise == "poisson" else self._rand(gen, *c.noise_std)
         return layers, float(alpha), amp, (gain, bias), noise, gen
 
     # -- rendering ----------------------------------------------------------------------------
@@ -338,6 +368,11 @@ class PairGenerator:
             img = (img * perturb[0] + perturb[1]).clamp(0, 1)
         if self.config.channels == 1:
             img = (0.299 * img[0:1] + 0.587 * img[1:2] + 0.114 * img[2:3])
+        if self.config.noise == "poisson":
+            img = torch.round(img.clamp(0, 1) * 255.0) / 255.0
+            if noise > 0:  # after quantisation, not clipped (official preprocessor.py)
+                img = img + noise * torch.sqrt(img / 255.0) * torch.randn(img.shape, generator=gen)
+            return img
         if noise > 0:
             img = img + noise * torch.randn(img.shape, generator=gen)
         return torch.round(img.clamp(0, 1) * 255.0) / 255.0
@@ -348,7 +383,7 @@ class PairGenerator:
 
         Overrides for evaluation protocols: ``alpha`` (merlib convention) fixes the factor,
         ``delta`` fixes every moving layer's input motion magnitude in px (directions stay random),
-        ``noise_std`` fixes the input noise level, ``static_scene`` forces/forbids the static subset.
+        ``noise_std`` fixes the input noise level (Gaussian std, or the Poisson level n), ``static_scene`` forces/forbids the static subset.
         Returns a dict of ``(C, S, S)`` float tensors in [0, 1] (keys ``frameA``, ``frameB``,
         ``frameC``, ``amplified``) and ``alpha`` (0-d tensor).
         """

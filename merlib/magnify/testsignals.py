@@ -22,7 +22,7 @@ from merlib.magnify.convention import check_alpha, displacement_gain
 
 __all__ = [
     "band_limited_texture", "fourier_shift", "psnr", "ssim", "measure_shift",
-    "translation_triplet", "evaluate_magnifier", "bump_flow", "warp",
+    "translation_triplet", "evaluate_magnifier", "bump_flow", "warp", "translating_clip",
 ]
 
 
@@ -293,3 +293,17 @@ def warp(image: torch.Tensor, flow: torch.Tensor, gain: float = 1.0) -> torch.Te
     grid = torch.stack([2 * sx / (w - 1) - 1, 2 * sy / (h - 1) - 1], dim=-1)[None]  # align_corners=True
     out = F.grid_sample(image[None].to(torch.float64), grid, mode="bicubic", padding_mode="border", align_corners=True)
     return out[0].clamp(0, 1).to(image.dtype)
+
+
+def translating_clip(size=64, displacements=(0.0, 0.1), channels: int = 1, cutoff: float = 0.25, seed: int = 0,
+                     dtype=torch.float32) -> torch.Tensor:
+    """A clip ``(T, C, H, W)`` of one band-limited texture translated (exactly, by Fourier shift) by
+    ``displacements[t]`` — a number (px along x) or a ``(dy, dx)`` pair per frame.
+
+    E.g. ``[0.2 * sin(2π·2·t/30) + 0.01·t for t in range(64)]``: a 2 Hz oscillation at 30 fps on a slow drift.
+    """
+    tex = band_limited_texture(size, channels=channels, cutoff=cutoff, seed=seed, dtype=torch.float64)
+    frames = [fourier_shift(tex, _pair(d, "displacements[t]")) for d in displacements]
+    if len(frames) < 1:
+        raise ValueError("`displacements` must hold at least one frame's displacement")
+    return torch.stack(frames).clamp(0.0, 1.0).to(dtype)

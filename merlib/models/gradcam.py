@@ -10,7 +10,7 @@ For a class score ``y_c`` and the activations ``A`` of a convolutional layer, ``
 
 Bai et al. (ICIP 2021) use it twice: on the untrained backbone's blocks to choose the freeze point (B9),
 and on the trained spatio-temporal model to show which face regions drive each class. Inside
-:class:`~merlib.models.bai2021.Bai2021` the backbone sees the N frames of a segment as one batch of N
+:class:`~merlib.papers.bai2021.model.Bai2021` the backbone sees the N frames of a segment as one batch of N
 images, so one backward pass of the segment's class score (through the Bi-LSTM) gives one map per frame.
 
 Written here rather than taken from a package (e.g. ``pytorch-grad-cam``) because the computation is the
@@ -67,7 +67,7 @@ def grad_cam(model: nn.Module, inputs: torch.Tensor, target: int | torch.Tensor 
 
     Args:
         model: maps ``inputs`` to logits ``(B, K)``: a sequence model such as
-            :class:`~merlib.models.bai2021.Bai2021` (inputs ``(B, N, C, H, W)``) or an image classifier
+            :class:`~merlib.papers.bai2021.model.Bai2021` (inputs ``(B, N, C, H, W)``) or an image classifier
             (inputs ``(B, C, H, W)``).
         inputs: float frames in [0, 1]; for a sequence model (one with ``takes_segments = True``, such as
             ``Bai2021``) a single segment may be given as ``(N, C, H, W)``, read as ``(1, N, C, H, W)``.

@@ -1,7 +1,21 @@
-"""The five papers' reported tables, as data — **the papers' numbers, not merlib's**.
+"""One room per paper: ``merlib/papers/<paper>/`` holds the paper's model, pipeline, experiment driver
+and ``reported.yaml`` — **the paper's numbers, not merlib's**.
 
-Each paper has one YAML file here (transcribed from the plain-text copies in ``shared/papers/``),
-with per table: caption, dataset(s), number of classes, protocol, unit (``percent``, ``fraction`` or
+Layout (Bai et al. is the template every paper copies)::
+
+    merlib/papers/bai2021/
+        __init__.py      what a notebook imports (``from merlib.papers import bai2021 as bai``)
+        model.py         the paper's network(s) (built from the shared blocks in ``merlib.models``)
+        pipeline.py      its pre-processing (magnification, segments, cached backbone inputs)
+        experiment.py    its experiments (LOSO / sweeps / ablations) run through ``merlib.eval.run``
+        reported.yaml    the paper's printed tables
+
+The flow reads one way: ``merlib.data``, ``merlib.magnify`` -> ``merlib.models`` -> ``merlib.eval`` ->
+``merlib.papers`` -> notebooks (``tests/test_layering.py`` fails on an upward import). This package
+itself (:func:`table` & co.) only reads YAML: it imports no paper's code.
+
+Each paper's ``reported.yaml`` (transcribed from the plain-text copies in ``shared/papers/``) holds per
+table: caption, dataset(s), number of classes, protocol, unit (``percent``, ``fraction`` or
 ``ms``), the index column(s), and per column the paper's label, what the metric is and the merlib
 metric it is compared with (``merlib_metric``; ``recall:<class>`` for per-class rows), plus notes
 on anything ambiguous or inconsistent in the paper. Missing entries (N/A) are ``None``/NaN.
@@ -77,7 +91,7 @@ class PaperTable:
 def _path(paper: str) -> Path:
     if paper not in PAPERS:
         raise ValueError(f"merlib.papers: unknown paper {paper!r}; choose one of {PAPERS}")
-    return _HERE / f"{paper}.yaml"
+    return _HERE / paper / "reported.yaml"
 
 
 @lru_cache(maxsize=None)

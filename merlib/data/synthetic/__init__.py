@@ -3,7 +3,7 @@
 Procedural faces (:mod:`.face`) move with FACS-like action units (:mod:`.action_units`) along an
 onset -> apex -> offset profile (:mod:`.spec`), rendered in the continuous domain (:mod:`.render`)
 with switchable nuisances, drawn per preset (:mod:`.presets`) and written in CASME II's layout
-(:mod:`.writer`). Ground truth no licensed set has: the true displacement field of every frame
+(:mod:`.writer`; read back by :mod:`.store`). Ground truth no licensed set has: the true displacement field of every frame
 and the exactly magnified clip (merlib's α convention: AU motion scaled by ``1 + alpha``).
 
 Typical use::
@@ -22,10 +22,8 @@ from merlib.data.synthetic.face import Identity, sample_identity, shade
 from merlib.data.synthetic.presets import CASME2_CLASS_COUNTS, PRESETS, SyntheticConfig, get_config, sample_specs
 from merlib.data.synthetic.render import blink_curve, flicker_gain, head_pose, render_clip, render_magnified
 from merlib.data.synthetic.spec import ClipSpec, NuisanceParams, intensity_profile
-from merlib.data.synthetic.writer import (
-    CODING_COLUMNS, CODING_SHEET, GENERATOR_VERSION, RAW_DIR, dataset_key, generate, load_spec, load_specs,
-    spec_from_clip_dir,
-)
+from merlib.data.synthetic.store import CODING_SHEET, RAW_DIR, load_spec, load_specs, spec_from_clip_dir
+from merlib.data.synthetic.writer import CODING_COLUMNS, GENERATOR_VERSION, dataset_key, generate
 
 __all__ = [
     "generate", "PRESETS", "SyntheticConfig", "get_config", "sample_specs", "ClipSpec", "NuisanceParams",

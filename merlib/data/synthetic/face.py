@@ -59,6 +59,18 @@ class Identity:
     light_dir: list = field(default_factory=lambda: [0.3, -0.3])      # light from (x, y)
     ambient: float = 0.65
     zoom: float = 1.3             # face size in the frame (the renderer divides image coords by it)
+    # Realism (generator 2.0): hair volume around the head, ears, neck and clothing, eye sockets,
+    # resting upper lid, cheek colour, teeth behind the lip seam.
+    hair_volume: float = 0.06     # how far the hair stands out of the head outline (face units)
+    hair_side: float = 0.05       # how low the hair reaches on the sides, relative to the eye line
+    hair_strand: float = 0.08     # contrast of the hair's strand texture
+    ear_y: float = -0.08          # ear centre (y); ears sit at the head's sides
+    ear_r: float = 0.085          # ear half-height
+    neck_w: float = 0.30          # half-width of the neck
+    cloth_rgb: list = field(default_factory=lambda: [0.25, 0.30, 0.40])
+    socket: float = 0.18          # darkening of the eye sockets (0 = none)
+    lid_rest: float = 0.45        # resting upper lid, as a fraction of eye_ry below the eye's top
+    blush: float = 0.04           # redness of the cheeks
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,6 +112,10 @@ def sample_identity(rng: np.random.Generator) -> Identity:
         tex_freq=freq.tolist(), tex_phase=rng.uniform(0, 2 * math.pi, k).tolist(), tex_amp=amp.tolist(),
         light_dir=[strength * math.cos(angle), strength * math.sin(angle)], ambient=u(0.55, 0.78),
         zoom=u(1.2, 1.45),
+        hair_volume=u(0.02, 0.12), hair_side=u(-0.05, 0.25), hair_strand=u(0.03, 0.12),
+        ear_y=u(-0.14, -0.04), ear_r=u(0.07, 0.10), neck_w=u(0.24, 0.34),
+        cloth_rgb=np.clip(rng.uniform(0.1, 0.8, 3), 0, 1).tolist(),
+        socket=u(0.10, 0.28), lid_rest=u(0.3, 0.6), blush=u(0.0, 0.08),
     )
 
 
@@ -131,10 +147,24 @@ def shade(identity: Identity, q: torch.Tensor, blink: torch.Tensor | None = None
     # Background: a vertical gradient.
     tb = ((y + 1) / 2).clamp(0, 1)
     ch = [b0 + tb * (b1 - b0) for b0, b1 in zip(i.bg_rgb[0], i.bg_rgb[1])]
-    # Head: a superellipse narrowing towards the chin.
+    # Clothing and neck below the head (painted first: the head covers them).
+    cloth = _sig(y - (i.face_cy + i.face_b * 0.92) - 0.12 * (1 - (x / 0.9).clamp(-1, 1) ** 2))
+    _mix(ch, i.cloth_rgb, cloth)
+    neck_shade = 0.55 + 0.35 * (1 - (x / i.neck_w).clamp(-1, 1) ** 2)
+    neck = _sig(i.neck_w - x.abs()) * _sig(y - i.face_cy)
+    _mix(ch, [c * neck_shade for c in i.skin_rgb], neck)
+    # Hair volume behind the head: a larger outline, down to about the eye line on the sides.
     yy = (y - i.face_cy) / i.face_b
     a_eff = i.face_a * (1 - i.jaw_taper * yy.clamp(0, 1) ** 2)
     r = ((x.abs() / a_eff) ** i.face_power + yy.abs() ** i.face_power) ** (1 / i.face_power)
+    strands = 1 + i.hair_strand * torch.sin(90.0 * x + 7.0 * torch.sin(9.0 * y))
+    back_hair = _sig((1 + i.hair_volume / i.face_a - r) * i.face_a) * _sig(i.eye_y + i.hair_side - y)
+    _mix(ch, [c * 0.8 * strands for c in i.hair_rgb], back_hair)
+    # Ears at the sides (darker skin), partly behind the hair.
+    ear_x = i.face_a * (1 - i.jaw_taper * min(1.0, max(0.0, (i.ear_y - i.face_cy) / i.face_b)) ** 2)
+    ear = _sig(1 - (((x.abs() - ear_x) / (0.45 * i.ear_r)) ** 2 + ((y - i.ear_y) / i.ear_r) ** 2).sqrt())
+    _mix(ch, [c * 0.78 for c in i.skin_rgb], ear * (1 - back_hair))
+    # Head: a superellipse narrowing towards the chin.
     head = _sig((1 - r) * i.face_a)
     # Skin with texture and Lambertian shading of an ellipsoid.
     freq = torch.tensor(i.tex_freq, **dt)
@@ -148,16 +178,25 @@ def shade(identity: Identity, q: torch.Tensor, blink: torch.Tensor | None = None
     lx, ly = i.light_dir
     lz = math.sqrt(max(1e-6, 1 - lx * lx - ly * ly))
     light = i.ambient + (1 - i.ambient) * (nx * lx + ny * ly + nz * lz).clamp(min=0)
-    lit = (1 + tex) * light
-    _mix(ch, [c * lit for c in i.skin_rgb], head)
+    # Soft self-shadowing: eye sockets, under the nose, under the lower lip; redder cheeks.
     ax = x.abs()
-    # Hair above the hairline (inside the head).
+    sock = torch.exp(-0.5 * (((ax - i.eye_dx) / (1.5 * i.eye_rx)) ** 2 + ((y - i.eye_y + 0.01) / (2.6 * i.eye_ry)) ** 2))
+    under_nose = torch.exp(-0.5 * ((x / (1.2 * i.nose_w)) ** 2 + ((y - i.nose_y - 0.035) / 0.018) ** 2))
+    under_lip = torch.exp(-0.5 * ((x / (0.8 * i.mouth_w)) ** 2 + ((y - i.mouth_y - 1.6 * i.lip_h - 0.012) / 0.016) ** 2))
+    shadow = 1 - i.socket * sock - 0.22 * under_nose - 0.15 * under_lip
+    lit = (1 + tex) * light * shadow
+    cheek = i.blush * torch.exp(-0.5 * (((ax - i.eye_dx - 0.02) / 0.09) ** 2 + ((y - i.nose_y) / 0.07) ** 2))
+    skin = [i.skin_rgb[0] * lit * (1 + cheek), i.skin_rgb[1] * lit * (1 - 0.6 * cheek),
+            i.skin_rgb[2] * lit * (1 - 0.6 * cheek)]
+    _mix(ch, skin, head)
+    # Hair above the hairline (inside the head), with strands.
     hair = head * _sig(i.hairline + 0.03 * torch.cos(6 * x) - y)
-    _mix(ch, [c * (0.8 + 0.2 * light) for c in i.hair_rgb], hair)
+    _mix(ch, [c * (0.8 + 0.2 * light) * strands for c in i.hair_rgb], hair)
     # Brows: curved bands.
     xb = ax - i.eye_dx
     yb = i.eye_y - i.brow_gap - i.brow_arch * (1 - (xb / i.brow_len) ** 2)
-    brow = _sig(i.brow_thick / 2 - (y - yb).abs()) * _sig(i.brow_len - xb.abs())
+    taper = (1.15 - 0.5 * ((xb / i.brow_len + 0.3).clamp(-1, 1.3)) ** 2).clamp(min=0.3)  # thick inner end
+    brow = _sig(i.brow_thick / 2 * taper - (y - yb).abs()) * _sig(i.brow_len - xb.abs())
     _mix(ch, i.brow_rgb, 0.9 * brow)
     # Eyes: sclera ellipse, iris, pupil, an upper-lid crease; the lid closes with `blink`.
     xe, ye = ax - i.eye_dx, y - i.eye_y
@@ -166,17 +205,21 @@ def shade(identity: Identity, q: torch.Tensor, blink: torch.Tensor | None = None
     crease = _sig(0.006 - (((xe / (i.eye_rx * 1.1)) ** 2 + ((ye + 0.012) / (i.eye_ry * 1.5)) ** 2).sqrt() - 1).abs()
                   * i.eye_ry) * (ye < 0).to(q.dtype)
     _mix(ch, [c * 0.6 * light for c in i.skin_rgb], 0.6 * crease)
-    lid_y = i.eye_y - i.eye_ry
+    lid_y = i.eye_y - i.eye_ry * (1 - i.lid_rest)
     if blink is not None:
-        lid_y = lid_y + 2.2 * i.eye_ry * blink.to(q.dtype).reshape((-1,) + (1,) * (y.dim() - 1))
+        lid_y = lid_y + (2.0 - i.lid_rest) * i.eye_ry * blink.to(q.dtype).reshape((-1,) + (1,) * (y.dim() - 1))
     visible = sclera * _sig(y - lid_y)
     dist = (xe ** 2 + ye ** 2).sqrt()
     eye = [c * light for c in (0.93, 0.92, 0.90)]
     _mix(eye, i.iris_rgb, _sig(i.iris_r - dist))
     _mix(eye, (0.03, 0.03, 0.03), _sig(0.4 * i.iris_r - dist))
+    glint = _sig(0.3 * i.iris_r - ((xe + 0.3 * i.iris_r) ** 2 + (ye + 0.35 * i.iris_r) ** 2).sqrt())
+    _mix(eye, (0.95, 0.95, 0.95), 0.8 * glint)
     _mix(ch, eye, visible)
-    lash = _sig(0.005 - (y - lid_y).abs()) * sclera
-    _mix(ch, (0.08, 0.06, 0.05), 0.8 * lash)
+    lid_shadow = _sig(0.012 - (y - lid_y + 0.006).abs()) * sclera * _sig(y - lid_y + 0.012)
+    _mix(ch, [c * 0.5 * light for c in i.skin_rgb], 0.5 * lid_shadow)
+    lash = _sig(0.0075 - (y - lid_y).abs()) * _sig(1.05 - e)
+    _mix(ch, (0.07, 0.05, 0.04), 0.85 * lash)
     # Nose: shaded sides and nostrils; nasolabial folds from the nose to the mouth corners.
     side = _sig(0.012 - (ax - i.nose_w * (0.5 + 0.5 * ((y - i.eye_y) / (i.nose_y - i.eye_y)).clamp(0, 1))).abs())
     side = side * _sig(y - i.eye_y - 0.05) * _sig(i.nose_y + 0.02 - y)
@@ -190,10 +233,13 @@ def shade(identity: Identity, q: torch.Tensor, blink: torch.Tensor | None = None
     # Mouth: lips (an ellipse), a dark seam between them, a chin shadow.
     xm, ym = x / i.mouth_w, y - i.mouth_y
     lips = _sig((1 - (xm ** 2 + (ym / (i.lip_h * (1.0 + 0.2 * (ym > 0).to(q.dtype)))) ** 2).sqrt()) * i.lip_h)
-    _mix(ch, [c * light for c in i.lip_rgb], lips)
     seam_y = 0.25 * i.lip_h * (1 - xm ** 2)
+    lip_tone = 0.82 + 0.18 * _sig(ym - seam_y)            # the upper lip is darker than the lower
+    _mix(ch, [c * light * lip_tone for c in i.lip_rgb], lips)
     seam = _sig(0.0045 - (ym - seam_y).abs()) * _sig(1.02 - xm.abs())
     _mix(ch, (0.18, 0.06, 0.06), 0.9 * seam)
+    teeth = _sig(0.0022 - (ym - seam_y + 0.0012).abs()) * _sig(0.75 - xm.abs())
+    _mix(ch, [0.85 * light, 0.82 * light, 0.74 * light], 0.8 * teeth)
     chin = _sig(0.008 - (y - i.mouth_y - 0.13 - 0.1 * x ** 2).abs()) * _sig(0.12 - ax)
     _mix(ch, [c * 0.75 * light for c in i.skin_rgb], 0.3 * chin)
     return torch.stack(ch, dim=-2)

@@ -30,9 +30,19 @@ class SyntheticConfig:
     """How a synthetic dataset is drawn. Every field can be overridden in ``generate(**overrides)``.
 
     Nuisance switches: ``head_motion``, ``blinks``, ``noise``, ``flicker``, ``jpeg``.
-    ``subject_intensity_sd``: log-normal spread of the per-subject intensity scale (AMAN's
+    ``intensity``: global AU gain (a multiplier of every clip's AU intensities; the knob the
+    operating-point study of ``benchmarks/operating_point.py`` sweeps; 1 = the preset's calibrated
+    default). ``subject_intensity_sd``: log-normal spread of the per-subject intensity scale (AMAN's
     premise: subjects differ in how strongly they express); ``clip_intensity``: range of the
-    per-clip factor; ``duration_s``: onset-to-offset duration range in seconds.
+    per-clip factor; ``duration_s``: onset-to-offset duration range in seconds;
+    ``onset_to_apex_s``: onset-to-apex range in seconds (``None``: the apex sits at 25-60 % of the
+    drawn duration); with it, apex-to-offset is 1-2x the rise and the total is clipped to
+    ``duration_s``. ``noise_sigma``: range of the per-clip sensor-noise standard deviation
+    (in [0, 1] grey levels). ``head_motion_scale``: multiplies the head's drift, sway and rotation
+    rate (1 = unregistered frames; smaller = the residual motion after face registration).
+    ``flicker_amp``: range of the illumination flicker's relative amplitude. ``blink_rate_hz``:
+    spontaneous blinks per second; a clip then has a blink with probability
+    ``rate * (duration + 0.2 s)`` (``None``: 30 % of clips, generator 1.x's rule).
     """
     name: str
     n_subjects: int
@@ -41,7 +51,9 @@ class SyntheticConfig:
     size: tuple = (128, 128)
     channels: int = 3
     duration_s: tuple = (1 / 25, 1 / 2)
+    onset_to_apex_s: tuple | None = None
     supersample: int = 3
+    intensity: float = 1.0
     subject_intensity_sd: float = 0.35
     clip_intensity: tuple = (0.7, 1.3)
     head_motion: bool = True
@@ -50,12 +62,20 @@ class SyntheticConfig:
     flicker: bool = True
     jpeg: bool = True
     jpeg_quality: int = 92
+    noise_sigma: tuple = (0.003, 0.012)
+    head_motion_scale: float = 1.0
+    flicker_amp: tuple = (0.005, 0.025)
+    blink_rate_hz: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["size"] = list(self.size)
         d["duration_s"] = list(self.duration_s)
         d["clip_intensity"] = list(self.clip_intensity)
+        d["noise_sigma"] = list(self.noise_sigma)
+        d["flicker_amp"] = list(self.flicker_amp)
+        if self.onset_to_apex_s is not None:
+            d["onset_to_apex_s"] = list(self.onset_to_apex_s)
         return d
 
     @property
@@ -73,7 +93,8 @@ PRESETS: dict[str, SyntheticConfig] = {
         fps=200.0, size=(128, 128), duration_s=(0.04, 0.25), supersample=2),
     "casme2": SyntheticConfig(
         name="casme2", n_subjects=26, class_counts=dict(CASME2_CLASS_COUNTS), fps=200.0, size=(128, 128),
-        duration_s=(1 / 25, 1 / 2), supersample=2),
+        duration_s=(1 / 25, 1 / 2), onset_to_apex_s=(0.05, 0.20), supersample=2,
+        flicker=False, head_motion_scale=0.25, blink_rate_hz=17 / 60),
 }
 
 
@@ -95,8 +116,8 @@ def get_config(preset: str | SyntheticConfig = "small", **overrides) -> Syntheti
         raise ValueError(f"synthetic: unknown override(s) {sorted(unknown)}; allowed: {sorted(names)}")
     if "size" in overrides and isinstance(overrides["size"], int):
         overrides["size"] = (overrides["size"], overrides["size"])
-    for key in ("size", "duration_s", "clip_intensity"):
-        if key in overrides:
+    for key in ("size", "duration_s", "clip_intensity", "noise_sigma", "onset_to_apex_s", "flicker_amp"):
+        if key in overrides and overrides[key] is not None:
             overrides[key] = tuple(overrides[key])
     cfg = replace(cfg, **overrides)
     _validate(cfg)
@@ -125,10 +146,31 @@ def _validate(cfg: SyntheticConfig) -> None:
         bad("supersample", "an int in 1..8")
     if not 1 <= cfg.jpeg_quality <= 100:
         bad("jpeg_quality", "in 1..100")
+    if isinstance(cfg.intensity, bool) or not isinstance(cfg.intensity, (int, float)) or not cfg.intensity >= 0:
+        bad("intensity", "a number >= 0")
+    if len(cfg.noise_sigma) != 2 or not 0 <= cfg.noise_sigma[0] <= cfg.noise_sigma[1] <= 0.5:
+        bad("noise_sigma", "(min, max) with 0 <= min <= max <= 0.5")
+    if len(cfg.flicker_amp) != 2 or not 0 <= cfg.flicker_amp[0] <= cfg.flicker_amp[1] <= 0.5:
+        bad("flicker_amp", "(min, max) with 0 <= min <= max <= 0.5")
+    if cfg.blink_rate_hz is not None and (isinstance(cfg.blink_rate_hz, bool) or not cfg.blink_rate_hz >= 0):
+        bad("blink_rate_hz", "None or a number >= 0")
+    if isinstance(cfg.head_motion_scale, bool) or not isinstance(cfg.head_motion_scale, (int, float)) \
+            or not cfg.head_motion_scale >= 0:
+        bad("head_motion_scale", "a number >= 0")
+    if cfg.onset_to_apex_s is not None:
+        a0, a1 = cfg.onset_to_apex_s
+        if not (0 < a0 <= a1) or round(a0 * cfg.fps) < 1 or 2 * a1 > cfg.duration_s[1] * 1.0001 + 1 / cfg.fps:
+            bad("onset_to_apex_s", "(min, max) seconds, min * fps >= 1 frame and 2 * max <= max duration")
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *[int(k) for k in keys]]))
+
+
+def _blink_probability(cfg: SyntheticConfig, duration: float) -> float:
+    if cfg.blink_rate_hz is None:
+        return 0.3
+    return min(1.0, float(cfg.blink_rate_hz) * (duration + 0.2))
 
 
 def _nuisance(cfg: SyntheticConfig, rng: np.random.Generator, duration: float) -> NuisanceParams:
@@ -139,20 +181,23 @@ def _nuisance(cfg: SyntheticConfig, rng: np.random.Generator, duration: float) -
     drift = rng.normal(0, 0.02, 2)                 # face units / s (~1.3 px/s at 128 px)
     sway = (u(0.0, 0.006), u(0.5, 3.0), u(0, 2 * math.pi), u(-math.pi, math.pi))
     rot = (u(-0.01, 0.01), rng.normal(0, 0.01))     # rad, rad/s (about 0.5 degrees)
-    blink = (u(0, 1) < 0.3, u(-0.05, duration + 0.05), u(0.10, 0.30))
-    noise = (u(0.003, 0.012), int(rng.integers(0, 2**31 - 1)))
-    flick = (u(0.005, 0.025), u(1.0, 15.0), u(0, 2 * math.pi))
+    blink = (u(0, 1) < _blink_probability(cfg, duration), u(-0.05, duration + 0.05), u(0.10, 0.30))
+    noise = (u(0.0, 1.0), int(rng.integers(0, 2**31 - 1)))
+    flick = (u(0.0, 1.0), u(1.0, 15.0), u(0, 2 * math.pi))
     if cfg.head_motion:
-        n.drift = drift.tolist()
-        n.sway_amp, n.sway_hz, n.sway_phase = sway[:3]
+        k = float(cfg.head_motion_scale)
+        n.drift = (k * drift).tolist()
+        n.sway_amp, n.sway_hz, n.sway_phase = k * sway[0], sway[1], sway[2]
         n.sway_dir = [math.cos(sway[3]), math.sin(sway[3])]
-        n.rot0, n.rot_rate = rot
+        n.rot0, n.rot_rate = rot[0], k * rot[1]
     if cfg.blinks and blink[0]:
         n.blink_t, n.blink_dur = blink[1], blink[2]
     if cfg.noise:
-        n.noise_sigma, n.noise_seed = noise
+        lo, hi = cfg.noise_sigma
+        n.noise_sigma, n.noise_seed = lo + noise[0] * (hi - lo), noise[1]
     if cfg.flicker:
-        n.flicker_amp, n.flicker_hz, n.flicker_phase = flick
+        lo, hi = cfg.flicker_amp
+        n.flicker_amp, n.flicker_hz, n.flicker_phase = lo + flick[0] * (hi - lo), flick[1], flick[2]
     n.jpeg_quality = int(cfg.jpeg_quality) if cfg.jpeg else None
     return n
 
@@ -193,10 +238,19 @@ def sample_specs(config: str | SyntheticConfig = "small", seed: int = 0, **overr
             duration = r.uniform(lo, hi)
             span = max(2, int(round(duration * cfg.fps)))       # offset - onset, in frames
             onset = int(r.integers(1, 300))
-            apex = onset + int(np.clip(round(span * r.uniform(0.25, 0.6)), 1, span - 1))
+            apex_frac = r.uniform(0.25, 0.6)
+            if cfg.onset_to_apex_s is None:
+                apex = onset + int(np.clip(round(span * apex_frac), 1, span - 1))
+            else:  # rise drawn in seconds; the fall is 1-2x the rise; the total within duration_s
+                rise = max(1, int(round(r.uniform(*cfg.onset_to_apex_s) * cfg.fps)))
+                fall = max(1, int(round(rise * r.uniform(1.0, 2.0))))
+                lo_f, hi_f = max(2, int(round(lo * cfg.fps))), max(2, int(round(hi * cfg.fps)))
+                span = int(np.clip(rise + fall, max(lo_f, rise + 1), hi_f))
+                apex = onset + rise
             offset = onset + span
             clip_gain = r.uniform(*cfg.clip_intensity)
-            aus = [a.__class__(a.au, a.side, float(clip_gain * r.uniform(0.7, 1.2))) for a in parse_aus(combo)]
+            aus = [a.__class__(a.au, a.side, float(cfg.intensity * clip_gain * r.uniform(0.7, 1.2)))
+                   for a in parse_aus(combo)]
             specs.append(ClipSpec(
                 subject=subj, clip=name, label=label, aus=aus, identity=identity,
                 onset=onset, apex=apex, offset=offset, fps=float(cfg.fps), size=tuple(cfg.size),

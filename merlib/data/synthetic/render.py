@@ -34,6 +34,7 @@ import torch
 from merlib.data.synthetic.action_units import au_field
 from merlib.data.synthetic.face import shade
 from merlib.data.synthetic.spec import ClipSpec
+from merlib.data.synthetic.store import spec_from_clip_dir
 from merlib.env import device as resolve_device
 
 __all__ = ["render_clip", "render_magnified", "head_pose", "blink_curve", "flicker_gain", "face_grid"]
@@ -110,8 +111,23 @@ def _to_face(pts: torch.Tensor, tx, ty, th, zoom: float) -> torch.Tensor:
     return torch.stack([c * x + s * y, -s * x + c * y], -1)
 
 
-def _render(spec: ClipSpec, size, gain: float, dev: torch.device, frames: bool = True, flow: bool = False):
+def _positions(spec: ClipSpec, positions) -> np.ndarray | None:
+    """Validated frame positions (0-based indices into the clip) or ``None`` for every frame."""
+    if positions is None:
+        return None
+    pos = np.asarray(list(positions) if not isinstance(positions, np.ndarray) else positions)
+    if pos.ndim != 1 or pos.size == 0 or not np.issubdtype(pos.dtype, np.integer):
+        raise ValueError(f"render: `positions` must be a non-empty sequence of ints, got {positions!r}")
+    if pos.min() < 0 or pos.max() >= spec.n_frames:
+        raise ValueError(f"render: `positions` must lie in 0..{spec.n_frames - 1} (the clip has {spec.n_frames} "
+                         f"frames), got {pos.tolist()}")
+    return pos.astype(np.int64)
+
+
+def _render(spec: ClipSpec, size, gain: float, dev: torch.device, frames: bool = True, flow: bool = False,
+            positions=None):
     h, w = size
+    pos = _positions(spec, positions)
     ss = int(spec.supersample)
     if ss < 1:
         raise ValueError(f"render: spec.supersample must be >= 1, got {spec.supersample!r}")
@@ -121,6 +137,10 @@ def _render(spec: ClipSpec, size, gain: float, dev: torch.device, frames: bool =
     blink = torch.as_tensor(blink_curve(spec), **f32)
     light = torch.as_tensor(flicker_gain(spec), **f32)
     n_t = spec.n_frames
+    if pos is not None:  # only some frames: every per-frame quantity is taken at those positions
+        sel = torch.as_tensor(pos, device=dev)
+        weights, tx, ty, th, blink, light = (v[sel] for v in (weights, tx, ty, th, blink, light))
+        n_t = len(pos)
     out_frames = out_flow = None
     if frames:
         pts = face_grid((h, w), ss, dev).reshape(-1, 2)
@@ -138,7 +158,10 @@ def _render(spec: ClipSpec, size, gain: float, dev: torch.device, frames: bool =
         n = spec.nuisance
         if n.noise_sigma > 0:
             g = torch.Generator().manual_seed(int(n.noise_seed))
-            noise = torch.randn(out_frames.shape, generator=g, dtype=torch.float32) * n.noise_sigma
+            shape = (spec.n_frames,) + tuple(out_frames.shape[1:])   # the whole clip's noise, then the frames'
+            noise = torch.randn(shape, generator=g, dtype=torch.float32) * n.noise_sigma
+            if pos is not None:
+                noise = noise[torch.as_tensor(pos)]
             out_frames = out_frames + noise.to(dev)
         out_frames = out_frames.clamp(0, 1).contiguous()
     if flow:
@@ -152,7 +175,7 @@ def _render(spec: ClipSpec, size, gain: float, dev: torch.device, frames: bool =
     return out_frames, out_flow
 
 
-def render_clip(spec: ClipSpec, size=None, device="auto") -> tuple[torch.Tensor, torch.Tensor]:
+def render_clip(spec: ClipSpec, size=None, device="auto", positions=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Render a clip and its true AU displacement field.
 
     Args:
@@ -162,6 +185,9 @@ def render_clip(spec: ClipSpec, size=None, device="auto") -> tuple[torch.Tensor,
             ``None`` = ``spec.size``.
         device: where to compute (``"auto"``: CUDA when present). Results are identical up to
             float rounding on any device (the noise is drawn on the CPU).
+        positions: render only these frames (0-based positions in the clip, e.g. the onset and
+            apex ``[0, spec.apex - spec.first_frame]``); ``None`` = every frame. Each frame equals
+            the same frame of the full render (up to float rounding of a different batch).
 
     Returns:
         ``frames`` ``(T, C, H, W)`` float32 in [0, 1] (before JPEG; the written files add it), and
@@ -171,10 +197,11 @@ def render_clip(spec: ClipSpec, size=None, device="auto") -> tuple[torch.Tensor,
     """
     if not isinstance(spec, ClipSpec):
         raise ValueError(f"render_clip: `spec` must be a ClipSpec, got {type(spec).__name__}")
-    return _render(spec, _size(spec, size), 1.0, resolve_device(device), frames=True, flow=True)
+    return _render(spec, _size(spec, size), 1.0, resolve_device(device), frames=True, flow=True,
+                   positions=positions)
 
 
-def render_magnified(spec_or_clip_dir, alpha: float, size=None, device="auto") -> torch.Tensor:
+def render_magnified(spec_or_clip_dir, alpha: float, size=None, device="auto", positions=None) -> torch.Tensor:
     """The exactly magnified clip: AU motion scaled by ``(1 + alpha)``, nuisances untouched.
 
     merlib's α convention: the output shows ``f(x + (1 + alpha) delta)``; ``alpha = 0`` returns
@@ -185,7 +212,7 @@ def render_magnified(spec_or_clip_dir, alpha: float, size=None, device="auto") -
         spec_or_clip_dir: a :class:`ClipSpec`, or a written clip folder
             ``ROOT/CASME2-RAW/subXX/CLIP`` whose spec is read from ``ROOT/ground_truth``.
         alpha: magnification (float).
-        size, device: as in :func:`render_clip`.
+        size, device, positions: as in :func:`render_clip`.
 
     Returns:
         ``(T, C, H, W)`` float32 in [0, 1].
@@ -196,10 +223,10 @@ def render_magnified(spec_or_clip_dir, alpha: float, size=None, device="auto") -
     if isinstance(spec_or_clip_dir, ClipSpec):
         spec = spec_or_clip_dir
     elif isinstance(spec_or_clip_dir, (str, Path)):
-        from merlib.data.synthetic.writer import spec_from_clip_dir
         spec = spec_from_clip_dir(spec_or_clip_dir)
     else:
         raise ValueError("render_magnified: `spec_or_clip_dir` must be a ClipSpec or a clip folder path, "
                          f"got {type(spec_or_clip_dir).__name__}")
-    frames, _ = _render(spec, _size(spec, size), 1.0 + float(alpha), resolve_device(device), frames=True)
+    frames, _ = _render(spec, _size(spec, size), 1.0 + float(alpha), resolve_device(device), frames=True,
+                        positions=positions)
     return frames

@@ -12,12 +12,14 @@
 The column layout follows CASME II's coding sheet (Yan et al., PLoS ONE 2014), whose third and
 seventh columns have empty headers (pandas reads them as ``Unnamed: 2`` / ``Unnamed: 6``).
 Dense flow fields are not stored: :func:`~merlib.data.synthetic.render.render_clip` re-renders them.
+Reading a written dataset back (``load_spec``, ``load_specs``, ``spec_from_clip_dir``) lives in
+:mod:`merlib.data.synthetic.store` (re-exported here), so that the renderer can take a clip folder
+without importing this module.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import time
 from pathlib import Path
@@ -26,21 +28,21 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from merlib.data.errors import DatasetError
 from merlib.data.synthetic.presets import SyntheticConfig, get_config, sample_specs
 from merlib.data.synthetic.render import _render, _size
 from merlib.data.synthetic.spec import ClipSpec
+from merlib.data.synthetic.store import CODING_SHEET, GROUND_TRUTH_DIR, RAW_DIR, load_spec, load_specs
+from merlib.data.synthetic.store import spec_from_clip_dir
+from merlib.data.synthetic.store import subject_dir as _subject_dir
 from merlib.env import device as resolve_device
 from merlib.paths import cache_dir
 from merlib.results import atomic_write_json
 
 __all__ = ["GENERATOR_VERSION", "generate", "load_spec", "load_specs", "spec_from_clip_dir", "dataset_key",
-           "write_clip_frames", "CODING_SHEET", "RAW_DIR", "CODING_COLUMNS"]
+           "write_clip_frames", "jpeg_round_trip", "CODING_SHEET", "RAW_DIR", "CODING_COLUMNS"]
 
 #: Bump when the rendering or the drawing of specs changes (it is part of the cache key).
-GENERATOR_VERSION = "1.0"
-RAW_DIR = "CASME2-RAW"
-CODING_SHEET = "CASME2-coding-20140508.xlsx"
+GENERATOR_VERSION = "2.0"
 #: The coding sheet's columns as pandas reads them back.
 CODING_COLUMNS = ("Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame",
                   "Unnamed: 6", "Action Units", "Estimated Emotion")
@@ -55,18 +57,45 @@ def dataset_key(cfg: SyntheticConfig, seed: int) -> str:
     return f"{cfg.name}-seed{int(seed)}-v{GENERATOR_VERSION}-{digest}"
 
 
-def _subject_dir(subject: int) -> str:
-    return f"sub{int(subject):02d}"
+def _jpeg_params(quality: int | None) -> list[int]:
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality) if quality is not None else 100]
+    if quality is None and hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
+        params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    return params
+
+
+def _to_uint8(frames) -> np.ndarray:
+    return (frames.detach().cpu().clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def jpeg_round_trip(frames, quality: int | None):
+    """``frames`` ``(T, C, H, W)`` in [0, 1] as :func:`write_clip_frames` stores and a reader reads them
+    back (8-bit, JPEG at ``quality``; ``None`` = quality 100, 4:4:4), without touching the disk.
+
+    For studies that need a few frames of many clips (``benchmarks/operating_point.py``): the frames
+    equal what ``cv2.imread`` of the written files returns, divided by 255.
+    """
+    import torch
+
+    params = _jpeg_params(quality)
+    out = []
+    for img in _to_uint8(frames):
+        img = img.transpose(1, 2, 0)
+        img = img[..., 0] if img.shape[-1] == 1 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+        ok, buf = cv2.imencode(".jpg", img, params)
+        if not ok:
+            raise OSError("synthetic: JPEG encoding failed")
+        dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        dec = dec[..., None] if dec.ndim == 2 else cv2.cvtColor(dec, cv2.COLOR_BGR2RGB)
+        out.append(torch.from_numpy(dec.transpose(2, 0, 1).copy()))
+    return torch.stack(out).float() / 255
 
 
 def write_clip_frames(folder: Path, spec: ClipSpec, frames) -> None:
     """Write ``frames`` ``(T, C, H, W)`` in [0, 1] as ``img{N}.jpg`` for N = onset..offset."""
     folder.mkdir(parents=True, exist_ok=True)
-    q = spec.nuisance.jpeg_quality
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(q) if q is not None else 100]
-    if q is None and hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
-        params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
-    arr = (frames.detach().cpu().clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    params = _jpeg_params(spec.nuisance.jpeg_quality)
+    arr = _to_uint8(frames)
     for t, number in enumerate(spec.frame_numbers):
         if not spec.onset <= number <= spec.offset:
             continue
@@ -88,7 +117,7 @@ def _coding_sheet(specs: list[ClipSpec]) -> pd.DataFrame:
 
 
 def _looks_like_ours(root: Path) -> bool:
-    allowed = {RAW_DIR, CODING_SHEET, _META, "ground_truth", _MARKER}
+    allowed = {RAW_DIR, CODING_SHEET, _META, GROUND_TRUTH_DIR, _MARKER}
     return all(p.name in allowed or p.name.startswith(".") for p in root.iterdir())
 
 
@@ -148,7 +177,7 @@ def generate(preset: str = "small", root=None, seed: int = 0, overwrite: bool = 
     for spec in it:
         frames, _ = _render(spec, _size(spec, None), 1.0, dev, frames=True)
         write_clip_frames(root / RAW_DIR / _subject_dir(spec.subject) / spec.clip, spec, frames)
-        atomic_write_json(root / "ground_truth" / _subject_dir(spec.subject) / f"{spec.clip}.json",
+        atomic_write_json(root / GROUND_TRUTH_DIR / _subject_dir(spec.subject) / f"{spec.clip}.json",
                           {"generator_version": GENERATOR_VERSION, **spec.to_dict()})
         n_frames += spec.n_frames
     _coding_sheet(specs).to_excel(root / CODING_SHEET, index=False, engine="openpyxl")
@@ -162,45 +191,3 @@ def generate(preset: str = "small", root=None, seed: int = 0, overwrite: bool = 
     atomic_write_json(root / _META, meta)
     atomic_write_json(marker, {"key": key})
     return root
-
-
-def _resolve_subject(subject) -> int:
-    if isinstance(subject, (int, np.integer)) and not isinstance(subject, bool):
-        return int(subject)
-    m = re.fullmatch(r"(?:.*_)?sub(\d+)", str(subject))
-    if not m:
-        raise ValueError(f"load_spec: `subject` must be an int or 'subXX' (optionally prefixed), got {subject!r}")
-    return int(m.group(1))
-
-
-def load_spec(root, subject, clip: str) -> ClipSpec:
-    """Read the :class:`ClipSpec` of clip ``clip`` of ``subject`` (1, ``"sub01"`` or
-    ``"synthetic_sub01"``) from a dataset written by :func:`generate`.
-
-    Raises:
-        merlib.data.DatasetError: no ground truth for that clip under ``root``.
-    """
-    path = Path(root) / "ground_truth" / _subject_dir(_resolve_subject(subject)) / f"{clip}.json"
-    if not path.is_file():
-        raise DatasetError(f"synthetic: no ground truth for clip {clip!r} of subject {subject!r} (is {root} a "
-                           "synthetic dataset written by merlib.data.synthetic.generate?)", path=path)
-    with open(path) as fh:
-        d = json.load(fh)
-    d.pop("generator_version", None)
-    return ClipSpec.from_dict(d)
-
-
-def load_specs(root) -> list[ClipSpec]:
-    """Every clip's spec of a written dataset, sorted by subject then clip."""
-    gt = Path(root) / "ground_truth"
-    if not gt.is_dir():
-        raise DatasetError("synthetic: the ground-truth folder is missing (not a synthetic dataset root?)", path=gt)
-    return [load_spec(root, int(p.parent.name[3:]), p.stem) for p in sorted(gt.glob("sub*/*.json"))]
-
-
-def spec_from_clip_dir(clip_dir) -> ClipSpec:
-    """The spec of a written clip folder ``ROOT/CASME2-RAW/subXX/CLIP``."""
-    clip_dir = Path(clip_dir)
-    if clip_dir.parent.parent.name != RAW_DIR:
-        raise ValueError(f"synthetic: {clip_dir} is not a clip folder ROOT/{RAW_DIR}/subXX/CLIP")
-    return load_spec(clip_dir.parents[2], clip_dir.parent.name, clip_dir.name)
