@@ -110,21 +110,28 @@ def magnified(x: torch.Tensor, method: str, alpha: float) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- pipelines
-def lr_predictions(x: torch.Tensor, y: np.ndarray, subjects: np.ndarray) -> np.ndarray:
-    """Notebook 00's difference-feature logistic regression under LOSO; pooled predictions."""
+def _loso_logistic(feats: np.ndarray, y: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """LOSO predictions of a standardised logistic regression on ``feats`` (N, D); scaler fitted on training
+    subjects only."""
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     from merlib.eval import protocols
 
-    feats = F.adaptive_avg_pool2d((x[:, 1] - x[:, 0]).abs(), 4).flatten(1).numpy()
     pred = np.empty_like(y)
     for fold in protocols.loso(pd.DataFrame({"subject": subjects})):
         scaler = StandardScaler().fit(feats[fold.train_idx])
         clf = LogisticRegression(max_iter=2000).fit(scaler.transform(feats[fold.train_idx]), y[fold.train_idx])
         pred[fold.test_idx] = clf.predict(scaler.transform(feats[fold.test_idx]))
     return pred
+
+
+def lr_predictions(x: torch.Tensor, y: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """Notebook 00's difference-feature logistic regression under LOSO; pooled predictions."""
+
+    feats = F.adaptive_avg_pool2d((x[:, 1] - x[:, 0]).abs(), 4).flatten(1).numpy()
+    return _loso_logistic(feats, y, subjects)
 
 
 class PairCNN(nn.Module):
@@ -172,11 +179,6 @@ _FER = None
 def fer_predictions(x: torch.Tensor, y: np.ndarray, subjects: np.ndarray) -> np.ndarray:
     """Frozen FER2013 mini-Xception features (apex − onset, 128-d) -> LOSO logistic regression."""
     global _FER
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    from merlib.eval import protocols
     from merlib.models import backbones
 
     if _FER is None:
@@ -186,12 +188,7 @@ def fer_predictions(x: torch.Tensor, y: np.ndarray, subjects: np.ndarray) -> np.
     with torch.no_grad():
         f = torch.cat([_FER(x[i:i + 32].flatten(0, 1)) for i in range(0, len(x), 32)]).reshape(len(x), 2, -1)
     feats = (f[:, 1] - f[:, 0]).numpy()
-    pred = np.empty_like(y)
-    for fold in protocols.loso(pd.DataFrame({"subject": subjects})):
-        scaler = StandardScaler().fit(feats[fold.train_idx])
-        clf = LogisticRegression(max_iter=2000).fit(scaler.transform(feats[fold.train_idx]), y[fold.train_idx])
-        pred[fold.test_idx] = clf.predict(scaler.transform(feats[fold.test_idx]))
-    return pred
+    return _loso_logistic(feats, y, subjects)
 
 
 # --------------------------------------------------------------------------- statistics

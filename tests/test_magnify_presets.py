@@ -78,6 +78,7 @@ def _wu_iir_reference(frames, alpha, lambda_c, r1, r2, chrom_attenuation):
     lowpass1 = [[p.pyr_coeffs[k].copy() for k in keys] for p in pyrs]
     lowpass2 = [[p.pyr_coeffs[k].copy() for k in keys] for p in pyrs]
     n_levels = len(keys)
+    gains = _wu_level_loop(alpha, lambda_c, h, w, n_levels)  # the same level loop, per frame in their code
     out = [frames[0]]
     for i in range(1, t):
         frame = rgb2yiq(frames[i])
@@ -87,19 +88,7 @@ def _wu_iir_reference(frames, alpha, lambda_c, r1, r2, chrom_attenuation):
             pyr = [pyrs[c].pyr_coeffs[k] for k in keys]
             lowpass1[c] = [(1 - r1) * a + r1 * p for a, p in zip(lowpass1[c], pyr)]
             lowpass2[c] = [(1 - r2) * a + r2 * p for a, p in zip(lowpass2[c], pyr)]
-            filtered = [a - b for a, b in zip(lowpass1[c], lowpass2[c])]
-            delta = lambda_c / 8 / (1 + alpha)
-            exaggeration_factor = 2
-            lam = (h**2 + w**2) ** 0.5 / 3
-            for l in range(n_levels, 0, -1):
-                curr_alpha = (lam / delta / 8 - 1) * exaggeration_factor
-                if l == n_levels or l == 1:
-                    filtered[l - 1] = filtered[l - 1] * 0
-                elif curr_alpha > alpha:
-                    filtered[l - 1] = alpha * filtered[l - 1]
-                else:
-                    filtered[l - 1] = curr_alpha * filtered[l - 1]
-                lam = lam / 2
+            filtered = [g * (a - b) for g, a, b in zip(gains, lowpass1[c], lowpass2[c])]
             for k, f in zip(keys, filtered):
                 pyrs[c].pyr_coeffs[k] = f
             output[..., c] = pyrs[c].recon_pyr()

@@ -13,6 +13,22 @@ from merlib.magnify.testsignals import band_limited_texture, fourier_shift, meas
 FPS, LO, HI = 30.0, 1.0, 3.0
 
 
+
+def _oh_direct_form(x, b, a):
+    """Oh et al.'s magnet.py filter loop, written out: the input history starts as the first frame, no output
+    history; ``a`` without its leading 1. ``x`` is (N, T); returns (N, T)."""
+    x_state, y_state, out = [], [], []
+    for i in range(x.shape[1]):
+        xi = x[:, i]
+        x_state.insert(0, xi)
+        while len(x_state) < len(b):
+            x_state.insert(0, xi)
+        x_state = x_state[:len(b)]
+        y = sum(xs * bk for xs, bk in zip(x_state, b)) - sum(ys * ak for ys, ak in zip(y_state, a))
+        y_state = ([y] + y_state)[:len(a)]
+        out.append(y)
+    return np.stack(out, 1)
+
 def _sine(freq, n=600, fps=FPS):
     t = torch.arange(n, dtype=torch.float64) / fps
     return torch.sin(2 * math.pi * freq * t).view(1, n, 1)
@@ -134,17 +150,8 @@ def test_iir_is_wu_difference_of_lowpasses_and_oh_difference_of_iir():
     fl, fh = r2, r1
     b = [fh - fl, fl - fh]
     a = [-1.0 * (2.0 - fh - fl), (1.0 - fl) * (1.0 - fh)]
-    x_state, y_state, oh = [], [], []
-    for i in range(x.shape[1]):
-        xi = x[:, i]
-        x_state.insert(0, xi)
-        while len(x_state) < len(b):
-            x_state.insert(0, xi)
-        x_state = x_state[:len(b)]
-        y = sum(xs * bk for xs, bk in zip(x_state, b)) - sum(ys * ak for ys, ak in zip(y_state, a))
-        y_state = ([y] + y_state)[:len(a)]
-        oh.append(y)
-    np.testing.assert_allclose(ours, np.stack(oh, 1), atol=1e-12)
+    oh = _oh_direct_form(x, b, a)
+    np.testing.assert_allclose(ours, oh, atol=1e-12)
     # frequency response (cycles/frame without fps) = scipy's freqz of Oh's (b, [1, a])
     w = np.linspace(0.001, 0.5, 50)
     ref = signal.freqz(b, [1.0, *a], worN=2 * np.pi * w)[1]
@@ -226,18 +233,9 @@ def test_butter_bandpass_is_oh_butter():
     x = _signal().numpy()
     b, a = signal.butter(order, [fl / (fps / 2), fh / (fps / 2)], btype="bandpass")
     a = a[1:]
-    x_state, y_state, oh = [], [], []
-    for i in range(x.shape[1]):
-        xi = x[:, i]
-        x_state.insert(0, xi)
-        while len(x_state) < len(b):
-            x_state.insert(0, xi)
-        x_state = x_state[:len(b)]
-        y = sum(xs * bk for xs, bk in zip(x_state, b)) - sum(ys * ak for ys, ak in zip(y_state, a))
-        y_state = ([y] + y_state)[:len(a)]
-        oh.append(y)
+    oh = _oh_direct_form(x, b, a)
     ours = TemporalBandpass(fl, fh, fps, kind="butterworth_bandpass", order=order)(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(ours, np.stack(oh, 1), atol=1e-9)
+    np.testing.assert_allclose(ours, oh, atol=1e-9)
 
 
 def test_iir_hz_helpers():

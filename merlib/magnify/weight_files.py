@@ -155,6 +155,19 @@ def _resblock_names(sd: dict) -> dict:
     return out
 
 
+
+def _shape_conv_config(out: dict, **fixed) -> OhConfig:
+    """The :class:`OhConfig` of a mapped state dict with a shape conv, widths and block counts read from its
+    tensors; ``fixed`` holds what the tensors cannot tell (padding, biases, factor convention)."""
+    return OhConfig(
+        channels=out["encoder.conv1.conv.weight"].shape[1], enc_dims=out["encoder.conv2.conv.weight"].shape[0],
+        texture_dims=out["encoder.texture_conv.conv.weight"].shape[0],
+        shape_dims=out["encoder.shape_conv.conv.weight"].shape[0],
+        n_enc_resblk=_count(out, "encoder.blocks."), n_texture_resblk=_count(out, "encoder.texture_blocks."),
+        n_shape_resblk=_count(out, "encoder.shape_blocks."), use_shape_conv=True,
+        man_g_kernel=out["manipulator.g.0.conv.weight"].shape[-1], n_man_resblk=_count(out, "manipulator.blocks."),
+        n_dec_resblk=_count(out, "decoder.blocks."), **fixed)
+
 def map_aman_state_dict(obj: dict) -> tuple[dict, OhConfig]:
     """Map AMAN's ``learning_based_mag.pth.tar`` (``{'state_dict': {'module.encoder.conv1.weight',
     ...}, 'time'}``, or its inner state dict) onto :class:`OhMagnifier`.
@@ -168,14 +181,7 @@ def map_aman_state_dict(obj: dict) -> tuple[dict, OhConfig]:
     sd = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
     out = _rename(_strip_module(sd), _AMAN_RULES, "AMAN state dict")
     out = _resblock_names(out)
-    cfg = OhConfig(
-        channels=out["encoder.conv1.conv.weight"].shape[1], enc_dims=out["encoder.conv2.conv.weight"].shape[0],
-        texture_dims=out["encoder.texture_conv.conv.weight"].shape[0],
-        shape_dims=out["encoder.shape_conv.conv.weight"].shape[0],
-        n_enc_resblk=_count(out, "encoder.blocks."), n_texture_resblk=_count(out, "encoder.texture_blocks."),
-        n_shape_resblk=_count(out, "encoder.shape_blocks."), use_shape_conv=True,
-        man_g_kernel=out["manipulator.g.0.conv.weight"].shape[-1], n_man_resblk=_count(out, "manipulator.blocks."),
-        n_dec_resblk=_count(out, "decoder.blocks."), stride_padding="reflect")
+    cfg = _shape_conv_config(out, stride_padding="reflect")
     return _fit(out, cfg, "AMAN state dict")
 
 
@@ -213,15 +219,7 @@ def map_postech_state_dict(obj: dict) -> tuple[dict, OhConfig]:
     """
     sd = obj.get("model_state_dict", obj) if isinstance(obj, dict) else obj
     out = _resblock_names(_rename(_strip_module(sd), _POSTECH_RULES, "postech-ami state dict"))
-    cfg = OhConfig(
-        channels=out["encoder.conv1.conv.weight"].shape[1], enc_dims=out["encoder.conv2.conv.weight"].shape[0],
-        texture_dims=out["encoder.texture_conv.conv.weight"].shape[0],
-        shape_dims=out["encoder.shape_conv.conv.weight"].shape[0],
-        n_enc_resblk=_count(out, "encoder.blocks."), n_texture_resblk=_count(out, "encoder.texture_blocks."),
-        n_shape_resblk=_count(out, "encoder.shape_blocks."), use_shape_conv=True,
-        man_g_kernel=out["manipulator.g.0.conv.weight"].shape[-1], n_man_resblk=_count(out, "manipulator.blocks."),
-        n_dec_resblk=_count(out, "decoder.blocks."), stride_padding="reflect", bias=True,
-        decoder_upsample_conv=True, factor="amp")
+    cfg = _shape_conv_config(out, stride_padding="reflect", bias=True, decoder_upsample_conv=True, factor="amp")
     return _fit(out, cfg, "postech-ami state dict")
 
 
