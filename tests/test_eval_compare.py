@@ -123,3 +123,26 @@ def test_paired_tests_refuse_unpaired_results():
         E.mcnemar(a, c)
     with pytest.raises(ValueError, match="metric"):
         E.paired_bootstrap(a, a, metric="auc")
+
+
+def test_subject_bootstrap_resamples_whole_subjects_and_is_wider_for_clustered_errors():
+    groups = np.repeat([f"s{i}" for i in range(10)], 8)
+    for s in E.significance.resample_indices(groups, 50, seed=3, by="subject"):
+        drawn = groups[s]
+        # every drawn subject comes with all 8 of its rows, once per draw
+        _, counts = np.unique(drawn, return_counts=True)
+        assert (counts % 8 == 0).all() and len(s) == 80
+    # errors clustered by subject: half the subjects always right, half always wrong
+    yt = np.tile([0, 1, 2, 0, 1, 2, 0, 1], 10)
+    pred = np.where(np.repeat(np.arange(10) % 2 == 0, 8), yt, (yt + 1) % 3)
+    r = _result(yt, pred, folds=list(groups))
+    by_clip = E.bootstrap_ci(r, "accuracy", n_boot=400, by="clip")
+    by_subject = E.bootstrap_ci(r, "accuracy", n_boot=400, by="subject")
+    assert by_clip["value"] == by_subject["value"] == 0.5
+    assert (by_subject["ci_high"] - by_subject["ci_low"]) > 1.5 * (by_clip["ci_high"] - by_clip["ci_low"])
+    assert by_subject["ci_low"] <= 0.5 <= by_subject["ci_high"]
+    # paired: the subject resample is the same for both results; identical results differ by exactly 0
+    same = E.paired_bootstrap(r, r, metric="accuracy", n_boot=50, by="subject")
+    assert same["diff"] == 0 and same["ci_low"] == same["ci_high"] == 0 and same["by"] == "subject"
+    with pytest.raises(ValueError, match="by"):
+        E.bootstrap_ci(r, by="fold")

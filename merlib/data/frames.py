@@ -285,9 +285,11 @@ def sliding_window_indices(n_frames: int, n: int, interval: int | str = 1, strid
         n_frames: clip length ``T``.
         n: frames per window ``N`` (the paper sweeps 7..14).
         interval: spacing between the frames of a window; 1 = continuous frames; ``"auto"`` =
-            ``max(1, floor((T - 1) / (2 (N - 1))))`` so a window spans about half the clip (merlib's
-            reading of "based on the length of the original video"; the paper notes N = 14, about
-            half the mean SMIC-HS length, worked best).
+            ``max(1, floor((T - 1) / (2 (N - 1))))`` so every window spans about half the clip whatever N
+            is (an alternative reading of "based on the length of the original video", kept as an option:
+            with it N no longer changes the temporal extent a window covers). The paper's reading -- an
+            interval fixed per clip from its length, independent of N -- is ``interval="length"`` of
+            ``merlib.papers.bai2021.pipeline.segment_indices``, the default there.
         stride: shift between window starts (default ``max(1, N // 2)``: windows overlap by half).
 
     Returns:

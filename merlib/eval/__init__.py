@@ -32,7 +32,7 @@ from merlib.eval.protocols import Fold, composite, cross_dataset, inner_split, l
 from merlib.eval.result import Result
 from merlib.eval.runner import RunInterrupted, TrainConfig, linear_head, mlp_head, run
 from merlib.eval.seeds import derive_seed
-from merlib.eval.significance import mcnemar, paired_bootstrap
+from merlib.eval.significance import bootstrap_ci, mcnemar, paired_bootstrap
 from merlib.eval.sweep import SweepResult, sweep
 from merlib.eval.task import FeatureInputs, FrozenFeatures, LossTerm, Task, aggregate_samples, cross_entropy
 
@@ -43,6 +43,6 @@ __all__ = [
     "uar", "uf1", "war", "ClipInputs", "Step", "frame_indices", "load_clip",
     "OPTIMISTIC_LABEL", "POLICIES", "is_optimistic", "Fold", "composite", "cross_dataset", "inner_split", "loso",
     "Result", "RunInterrupted", "TrainConfig", "linear_head", "mlp_head", "run", "derive_seed",
-    "mcnemar", "paired_bootstrap", "SweepResult", "sweep",
+    "mcnemar", "paired_bootstrap", "bootstrap_ci", "SweepResult", "sweep",
     "Task", "LossTerm", "FrozenFeatures", "FeatureInputs", "aggregate_samples", "cross_entropy",
 ]

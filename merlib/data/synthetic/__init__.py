@@ -19,7 +19,9 @@ from merlib.data.synthetic.action_units import (
     au_field, format_aus, parse_aus,
 )
 from merlib.data.synthetic.face import Identity, sample_identity, shade
-from merlib.data.synthetic.presets import CASME2_CLASS_COUNTS, PRESETS, SyntheticConfig, get_config, sample_specs
+from merlib.data.synthetic.presets import (
+    CASME2_CLASS_COUNTS, PRESETS, RUN_SIZE_PRESETS, SyntheticConfig, get_config, preset_for, sample_specs,
+)
 from merlib.data.synthetic.render import blink_curve, flicker_gain, head_pose, render_clip, render_magnified
 from merlib.data.synthetic.spec import ClipSpec, NuisanceParams, intensity_profile
 from merlib.data.synthetic.store import CODING_SHEET, RAW_DIR, load_spec, load_specs, spec_from_clip_dir
@@ -31,5 +33,5 @@ __all__ = [
     "Identity", "sample_identity", "shade", "AUActivation", "parse_aus", "format_aus", "au_field",
     "AU_NAMES", "BASE_AMPLITUDE", "CLASSES", "CLASS_AUS", "CLASS_AU_SETS", "MEGC3_CLASSES", "MEGC3_MAP",
     "CASME2_CLASS_COUNTS", "GENERATOR_VERSION", "CODING_SHEET", "CODING_COLUMNS", "RAW_DIR", "dataset_key",
-    "head_pose", "blink_curve", "flicker_gain",
+    "head_pose", "blink_curve", "flicker_gain", "RUN_SIZE_PRESETS", "preset_for",
 ]

@@ -19,7 +19,8 @@ from merlib.data.synthetic.action_units import CLASSES, parse_aus, sample_combo
 from merlib.data.synthetic.face import sample_identity
 from merlib.data.synthetic.spec import ClipSpec, NuisanceParams
 
-__all__ = ["SyntheticConfig", "PRESETS", "get_config", "sample_specs", "CASME2_CLASS_COUNTS"]
+__all__ = ["SyntheticConfig", "PRESETS", "get_config", "sample_specs", "CASME2_CLASS_COUNTS", "RUN_SIZE_PRESETS",
+           "preset_for"]
 
 #: CASME II's five-class balance (MMFRN table 1; CMNet section 4.1): 246 clips.
 CASME2_CLASS_COUNTS = {"happiness": 32, "disgust": 63, "surprise": 25, "repression": 27, "others": 99}
@@ -96,6 +97,24 @@ PRESETS: dict[str, SyntheticConfig] = {
         duration_s=(1 / 25, 1 / 2), onset_to_apex_s=(0.05, 0.20), supersample=2,
         flicker=False, head_motion_scale=0.25, blink_rate_hz=17 / 60),
 }
+
+
+#: The synthetic preset of each run size (``merlib.run_size``): ``quick`` is the small CI set, ``standard`` the
+#: benchmark at its operating point (``benchmarks/operating_point.py``, notebook 02), ``full`` the same preset when no
+#: licensed copy is given (a ``full`` run is meant for a licensed dataset). Every notebook asks :func:`preset_for`
+#: rather than naming a preset, so that a new operating point reaches all of them at once.
+RUN_SIZE_PRESETS: dict[str, str] = {"quick": "small", "standard": "casme2", "full": "casme2"}
+
+
+def preset_for(run_size: str) -> str:
+    """The synthetic preset name for ``run_size`` (``"quick"`` / ``"standard"`` / ``"full"``).
+
+    Raises:
+        ValueError: ``run_size`` is not one of merlib's run sizes.
+    """
+    if run_size not in RUN_SIZE_PRESETS:
+        raise ValueError(f"synthetic.preset_for: `run_size` must be one of {sorted(RUN_SIZE_PRESETS)}, got {run_size!r}")
+    return RUN_SIZE_PRESETS[run_size]
 
 
 def get_config(preset: str | SyntheticConfig = "small", **overrides) -> SyntheticConfig:
