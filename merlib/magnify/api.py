@@ -103,14 +103,16 @@ def magnify(frames: torch.Tensor, alpha, method: str = "eulerian", mode: str = "
             ``"ideal"``, ``"iir"`` — or give ``r1``, ``r2`` as Wu et al. —, ``"butterworth"`` (Wu's
             difference of first-order low-passes), ``"fir"`` (``taps``, ``fir_variant``)) or a ready
             :class:`~merlib.magnify.temporal.TemporalBandpass`. Streamable filters run in chunks of
-            ``chunk_size`` frames (default 16).
+            ``chunk_size`` frames (default: sized to the frame so that a chunk's coefficients stay
+            cache-sized, 1-16 frames; the result does not depend on it).
         **options: ``clamp`` (default True: clip the output to [0, 1]); ``device`` (None: the
             frames' device; ``"auto"``, ``"cpu"``, ``"cuda"``: compute there, return on the
             frames' device); ``preset``: ``"wu2012"`` (Eulerian: Wu et al.'s code path) or
             ``"wadhwa2013"`` (phase: their code's defaults). Eulerian: ``levels``, ``lambda_c`` (px),
             ``luma_only``, ``chroma_attenuation``, ``skip_finest``, ``skip_coarsest``. Phase: ``levels``,
             ``orientations`` (4), ``bandwidth``, ``radial``, ``sigma`` (0), ``phase_clip`` (False),
-            ``attenuate_other`` (False), ``highpass`` (True), ``luma_only`` (False).
+            ``attenuate_other`` (False), ``highpass`` (True), ``luma_only`` (False), ``crop`` (``"fast"``;
+            ``"margin"``: merlib <= 0.2's band crops, see :data:`merlib.magnify.pyramids.CROPS`).
 
     Returns:
         a tensor of the same shape, dtype and device as ``frames`` (with a leading α dimension for a sweep).
@@ -145,10 +147,12 @@ def magnify(frames: torch.Tensor, alpha, method: str = "eulerian", mode: str = "
         outs = [magnify_learned(xw, a, model=model, mode=mode, **options) for a in (alpha if sweep else [alpha])]
     else:
         temporal = None
-        chunk_size = 16
+        chunk_size = None
         if mode == "temporal":
             temporal = make_temporal_filter(options, method, preset)
-            chunk_size = check_nonneg_int(options.pop("chunk_size", 16), "chunk_size", minimum=1)
+            chunk_size = options.pop("chunk_size", None)
+            if chunk_size is not None:
+                chunk_size = check_nonneg_int(chunk_size, "chunk_size", minimum=1)
         else:
             stray = [k for k in _TEMPORAL_OPTIONS if k in options]
             if stray:

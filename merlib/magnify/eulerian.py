@@ -185,15 +185,12 @@ class _EulerianWeights:
     def __call__(self, d: torch.Tensor, alphas: list[float]) -> list[torch.Tensor]:
         """The magnified change for each α in ``alphas`` (the Gaussian pyramid of ``d`` is built once)."""
         gains = [self.alphas(a) for a in alphas]
-        gaussian = None
+        uniform = [all(v == g[0] for v in g) for g in gains]
+        pyr = [g for g, u in zip(gains, uniform) if not u]
+        pyr = iter(self.pyramid.weighted_many(d, pyr)) if pyr else iter(())  # one pyramid of d for all α
         out = []
-        for g in gains:
-            if all(v == g[0] for v in g):
-                m = d * g[0]
-            else:
-                if gaussian is None:
-                    gaussian = self.pyramid.gaussian(d)
-                m = self.pyramid.weighted_from_gaussian(gaussian, g).reshape(d.shape)
+        for g, u in zip(gains, uniform):
+            m = d * g[0] if u else next(pyr)
             if self.channel_gain is not None:
                 m = m * torch.tensor(self.channel_gain, dtype=d.dtype, device=d.device).view(3, 1, 1)
             out.append(m)
@@ -201,7 +198,7 @@ class _EulerianWeights:
 
 
 def magnify_eulerian(x: torch.Tensor, alpha, ref_index: list[int] | None = None, temporal=None,
-                     chunk_size: int = 16, **options):
+                     chunk_size: int | None = None, **options):
     """Eulerian magnification of a batch ``x`` ``(B, T, C, H, W)``, float in [0, 1] (validated by the caller).
 
     ``alpha``: a float, or a list of floats (an α sweep: the change signal and its Gaussian pyramid are
@@ -216,20 +213,27 @@ def magnify_eulerian(x: torch.Tensor, alpha, ref_index: list[int] | None = None,
     alphas = [float(alpha)] if single else [float(a) for a in alpha]
     b, t, c, h, w = x.shape
     weights = _EulerianWeights(c, h, w, **options)
+    # everything below is linear in the frames, so the colour transform is applied to the change only:
+    # out = x + from_space(M(to_space(D)))
     if temporal is None:
-        xs = weights.to_space(x)
-        idx = torch.as_tensor(ref_index, device=x.device)
-        d = xs - xs.index_select(1, idx)
-        outs = [weights.from_space(xs + m) for m in weights(d, alphas)]
+        # frames that are their own reference (static: frame 0; dynamic: frame 0) have no change: returned as is
+        targets = [i for i in range(t) if ref_index[i] != i]
+        outs = [x.clone() for _ in alphas]
+        if targets:
+            tgt = slice(targets[0], targets[-1] + 1) if targets == list(range(targets[0], targets[-1] + 1)) else targets
+            xt = x[:, tgt]
+            xr = x.index_select(1, torch.as_tensor([ref_index[i] for i in targets], device=x.device))
+            for o, m in zip(outs, weights(weights.to_space(xt - xr), alphas)):
+                o[:, tgt] = xt + weights.from_space(m)
     elif not temporal.streamable:
-        xs = weights.to_space(x)
-        outs = [weights.from_space(xs + m) for m in weights(temporal(xs), alphas)]
+        outs = [x + weights.from_space(m) for m in weights(temporal(weights.to_space(x)), alphas)]
     else:
+        chunk_size = 16 if chunk_size is None else chunk_size
         outs = [torch.empty_like(x) for _ in alphas]
         state: dict = {}
         for s in range(0, t, chunk_size):
-            xs = weights.to_space(x[:, s:s + chunk_size])
-            d, state = temporal.step(xs, state)
+            xc = x[:, s:s + chunk_size]
+            d, state = temporal.step(weights.to_space(xc), state)
             for o, m in zip(outs, weights(d, alphas)):
-                o[:, s:s + chunk_size] = weights.from_space(xs + m)
+                torch.add(xc, weights.from_space(m), out=o[:, s:s + chunk_size])
     return outs[0] if single else outs

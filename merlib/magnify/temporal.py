@@ -348,14 +348,19 @@ class TemporalBandpass:
             state["z"] = [[float(self.zi[s, 0]) * x0, float(self.zi[s, 1]) * x0] for s in range(sos.shape[0])]
         z = state["z"]
         coeffs = [tuple(float(v) for v in sec) for sec in sos]
+        last = len(coeffs) - 1
+        work = [torch.empty_like(x[:, 0]) for _ in range(last)]  # outputs of the inner sections
         for t in range(x.shape[1]):
             v = x[:, t]
             for s, (b0, b1, b2, _a0, a1, a2) in enumerate(coeffs):
+                # transposed direct form II, in place (5 passes, no allocation):
+                # y = b0 v + z1;  z1 <- z2 + b1 v − a1 y;  z2 <- b2 v − a2 y
                 z1, z2 = z[s]
-                y = b0 * v + z1
-                z[s] = [b1 * v - a1 * y + z2, b2 * v - a2 * y]
+                y = torch.add(z1, v, alpha=b0, out=out[:, t] if s == last else work[s])
+                z2.add_(v, alpha=b1).add_(y, alpha=-a1)
+                torch.mul(v, b2, out=z1).add_(y, alpha=-a2)
+                z[s] = [z2, z1]
                 v = y
-            out[:, t] = v
         return out, state
 
 

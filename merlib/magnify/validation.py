@@ -47,10 +47,10 @@ def check_frames(frames, name: str = "frames", min_frames: int = 2, min_size: in
         raise ValueError(f"`{name}` is too small for the pyramid: H and W must be >= {min_size}, got H = {h}, W = {w}; "
                          "use fewer `levels` or larger frames")
     if x.numel():
-        finite = torch.isfinite(x).all()
-        if not bool(finite):
+        lo_t, hi_t = torch.aminmax(x)          # one pass; NaN propagates into both, ±inf shows as an extreme
+        lo, hi = float(lo_t), float(hi_t)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError(f"`{name}` contains NaN or infinite values")
-        lo, hi = float(x.min()), float(x.max())
         if lo < 0.0 or hi > 1.0:
             raise ValueError(f"`{name}` values must lie in [0, 1], got min {lo:.4g} and max {hi:.4g}")
     return x, batched
