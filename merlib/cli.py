@@ -9,6 +9,7 @@ Verbs:
     env               print the environment record (versions, device, git commit)
     data              dataset tools: ``data verify NAME --root PATH``, ``data synth PRESET``
     train-magnifier   train a learned magnifier (oh2018 | stmemm) and save a checkpoint
+    board             the clean board: every method, paper vs. clean vs. OPTIMISTIC (notebook 90)
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "env": ("merlib.cli", "print versions, device and git commit as merlib records them"),
     "data": ("merlib.data.cli", "dataset tools: verify a licensed copy against its manifest, generate synthetic data"),
     "train-magnifier": ("merlib.magnify.train_cli", "train a learned magnifier (oh2018 | stmemm) and save a checkpoint"),
+    "board": ("merlib.papers.board.cli", "the clean board: every method, paper vs. clean vs. OPTIMISTIC (notebook 90)"),
 }
 
 
