@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from merlib.data import synthetic as syn
-from merlib.eval.benchmark import (DIFF_GAIN, LR_GRID, METHODS, PRESET, _uf1, choose, cnn_predictions, distributions,
+from merlib.eval.benchmark import (DIFF_GAIN, PHASE_CROP, LR_GRID, METHODS, PRESET, _uf1, choose, cnn_predictions, distributions,
                                    fer_predictions, key_frames, labels_and_subjects, lr_predictions, magnified,
                                    megc3_specs, qualifies, summarize_point)
 
@@ -38,7 +38,7 @@ OUT = Path(__file__).resolve().parent / "results" / "operating_point.json"
 
 # --------------------------------------------------------------------------- the grid
 def run_point(intensity, noise_scale, alpha, pipelines, epochs, n_boot, workdir: Path, seed=0) -> dict:
-    tag = f"I{intensity:g}_n{noise_scale:g}_a{alpha:g}_e{epochs}_s{seed}_g{LR_GRID}_d{DIFF_GAIN:g}"
+    tag = f"I{intensity:g}_n{noise_scale:g}_a{alpha:g}_e{epochs}_s{seed}_g{LR_GRID}_d{DIFF_GAIN:g}_c{PHASE_CROP}"
     rec_path = workdir / f"{tag}.json"
     rec = json.loads(rec_path.read_text()) if rec_path.exists() else {}
     t0 = time.perf_counter()
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     out = {
         "benchmark": "operating_point", "preset": PRESET, "classes": "megc3", "generator_version": syn.GENERATOR_VERSION,
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "torch_threads": torch.get_num_threads(),
-        "alpha": args.alpha, "cnn_epochs": args.epochs, "lr_grid": LR_GRID, "cnn_diff_gain": DIFF_GAIN, "n_boot": args.n_boot, "ci": "95% percentile bootstrap over subjects",
+        "alpha": args.alpha, "cnn_epochs": args.epochs, "lr_grid": LR_GRID, "cnn_diff_gain": DIFF_GAIN, "phase_crop": PHASE_CROP, "n_boot": args.n_boot, "ci": "95% percentile bootstrap over subjects",
         "criteria": "(a) both pipelines' UF1 CI low > max(majority UF1, chance q97.5), no magnification; "
                     "(b) some pipeline's paired UF1 difference (magnified - none) has a 95% CI excluding 0",
         "points": [{k: r[k] for k in ("intensity", "noise_scale", "alpha", "n_clips", "n_subjects", "summary", "seconds")}
