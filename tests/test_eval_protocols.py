@@ -93,3 +93,24 @@ def test_bad_tables_are_named():
         P.loso(_table(subjects=1))
     with pytest.raises(ValueError, match="DataFrame"):
         P.loso([1, 2])
+
+
+def test_subject_kfold_tests_every_clip_once_on_disjoint_subject_groups():
+    subjects = np.repeat([f"s{i:02d}" for i in range(11)], [3, 1, 4, 2, 2, 5, 1, 3, 2, 2, 1])
+    clips = pd.DataFrame({"subject": subjects, "dataset": "x"})
+    folds = P.get_folds(P.SubjectKFold(k=4, seed=3), clips)
+    assert len(folds) == 4
+    tested = np.concatenate([f.test_idx for f in folds])
+    assert sorted(tested.tolist()) == list(range(len(clips)))           # every clip tested exactly once
+    groups = [set(f.test_subjects) for f in folds]
+    assert sum(len(g) for g in groups) == 11 and set().union(*groups) == set(subjects)
+    assert sorted(len(g) for g in groups) == [2, 3, 3, 3]                # round-robin: sizes differ by at most 1
+    for f in folds:
+        assert not set(subjects[f.train_idx]) & set(f.test_subjects)
+        assert len(f.train_idx) + len(f.test_idx) == len(clips)
+    again = P.SubjectKFold(k=4, seed=3)(clips)
+    assert [f.test_subjects for f in again] == [f.test_subjects for f in folds]
+    other = P.SubjectKFold(k=4, seed=4)(clips)
+    assert [f.test_subjects for f in other] != [f.test_subjects for f in folds]
+    with pytest.raises(ValueError, match="k"):
+        P.SubjectKFold(k=12)(clips)

@@ -28,7 +28,7 @@ from merlib.eval.metrics import (METRIC_LABELS, accuracy, cmnet_f1, confusion, m
                                  summarize, uar, uf1, war)
 from merlib.eval.pipeline import ClipInputs, Step, frame_indices, load_clip
 from merlib.eval.policy import OPTIMISTIC_LABEL, POLICIES, is_optimistic
-from merlib.eval.protocols import Fold, composite, cross_dataset, inner_split, loso
+from merlib.eval.protocols import Fold, SubjectKFold, composite, cross_dataset, inner_split, loso
 from merlib.eval.result import Result
 from merlib.eval.runner import RunInterrupted, TrainConfig, linear_head, mlp_head, run
 from merlib.eval.seeds import derive_seed
@@ -41,7 +41,7 @@ __all__ = [
     "Comparison", "compare", "InMemoryDataset", "concat_datasets",
     "METRIC_LABELS", "accuracy", "cmnet_f1", "confusion", "macro_f1", "per_class_recall", "summarize",
     "uar", "uf1", "war", "ClipInputs", "Step", "frame_indices", "load_clip",
-    "OPTIMISTIC_LABEL", "POLICIES", "is_optimistic", "Fold", "composite", "cross_dataset", "inner_split", "loso",
+    "OPTIMISTIC_LABEL", "POLICIES", "is_optimistic", "Fold", "SubjectKFold", "composite", "cross_dataset", "inner_split", "loso",
     "Result", "RunInterrupted", "TrainConfig", "linear_head", "mlp_head", "run", "derive_seed",
     "mcnemar", "paired_bootstrap", "bootstrap_ci", "SweepResult", "sweep",
     "Task", "LossTerm", "FrozenFeatures", "FeatureInputs", "aggregate_samples", "cross_entropy",

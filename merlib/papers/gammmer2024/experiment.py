@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from merlib.eval.protocols import SubjectKFold  # re-exported: notebook 14 calls X.SubjectKFold
 from merlib.eval.runner import TrainConfig, run
 
 from .graph import ALL_NODES, SELECTED_NODES
@@ -60,38 +61,6 @@ def variant_config(variant: str = "Baseline", alpha=BASELINE_ALPHA, base: GAMCon
         raise ValueError(f"alpha must be one of the cached factors {ALPHA_SLOTS}, got {alpha!r}")
     base = base or GAMConfig(nodes=SELECTED_NODES)
     return replace(base, main=alpha, **{**TABLE3_VARIANTS[variant], **overrides})
-
-
-@dataclass(frozen=True)
-class SubjectKFold:
-    """A protocol for :func:`merlib.eval.run`: ``k`` folds of whole subjects (subject-independent like LOSO).
-
-    Subjects (sorted) are shuffled with ``seed`` and dealt round-robin into ``k`` groups; fold ``j`` tests on
-    group ``j``. merlib's choice for the standard CPU run (26 LOSO folds cost ~5x as much); ``"loso"`` is the
-    paper's protocol.
-    """
-
-    k: int = 5
-    seed: int = 0
-    version: str = "1"
-
-    def __call__(self, clips: pd.DataFrame) -> list:
-        from merlib.eval.protocols import Fold
-
-        subj = clips["subject"].astype(str).to_numpy()
-        order = sorted(set(subj))
-        if not 2 <= self.k <= len(order):
-            raise ValueError(f"SubjectKFold: `k` must be in 2..{len(order)} (the number of subjects), got {self.k}")
-        perm = np.random.default_rng(self.seed).permutation(len(order))
-        groups = [sorted(order[i] for i in perm[j::self.k]) for j in range(self.k)]
-        pos = np.arange(len(subj))
-        folds = []
-        for j, g in enumerate(groups):
-            test = np.isin(subj, g)
-            folds.append(Fold(name=f"kfold{j + 1}of{self.k}", train_idx=pos[~test], test_idx=pos[test],
-                              test_subjects=tuple(g), train_subjects=tuple(s for s in order if s not in g),
-                              protocol="subject_kfold"))
-        return folds
 
 
 def default_cache_dir() -> str:
