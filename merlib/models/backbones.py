@@ -389,20 +389,30 @@ def _build_resnet(name, pretrained, input_size, allow_download):
     return Backbone(name, _resnet_blocks(net), net.fc.in_features, norm, source)
 
 
+def _user_weights_path(pretrained, find, missing_warning: str) -> Path | None:
+    """The third-party weight file a builder loads from the user's disk, or ``None`` (random initialisation).
+
+    ``pretrained``: a path (used as given), ``False`` (none), or ``None`` / ``True`` (``find()``: the environment
+    variable or merlib's weight cache; when it finds nothing, ``missing_warning`` is issued as a
+    :class:`PretrainedWeightsWarning` and the builder starts from random weights).
+    """
+    if pretrained is False:
+        return None
+    if pretrained is None or pretrained is True:
+        path = find()
+        if path is None:
+            warnings.warn(missing_warning, PretrainedWeightsWarning, stacklevel=4)
+        return path
+    return Path(pretrained).expanduser()
+
+
 def _build_resnet18_ferplus(name, pretrained, input_size, allow_download):
     net, source = torchvision.models.resnet18(weights=None), None
-    path = None
-    if pretrained is None or pretrained is True:
-        path = ferplus_resnet18_weights_path()
-        if path is None:
-            warnings.warn(
-                "resnet18_ferplus: AMAN's FER+ ResNet-18 (Resnet18_FER+_pytorch.pth.tar, in weimengting/AMAN's assets/; "
-                "no licence, so merlib cannot ship it) was not found, so the ResNet-18 is randomly initialised. "
-                f"Pass pretrained='/path/to/file' or set {FERPLUS_RESNET18_ENV}.",
-                PretrainedWeightsWarning, stacklevel=3,
-            )
-    elif pretrained is not False:
-        path = Path(pretrained).expanduser()
+    path = _user_weights_path(
+        pretrained, ferplus_resnet18_weights_path,
+        "resnet18_ferplus: AMAN's FER+ ResNet-18 (Resnet18_FER+_pytorch.pth.tar, in weimengting/AMAN's assets/; "
+        "no licence, so merlib cannot ship it) was not found, so the ResNet-18 is randomly initialised. "
+        f"Pass pretrained='/path/to/file' or set {FERPLUS_RESNET18_ENV}.")
     if path is not None:
         if not path.is_file():
             raise FileNotFoundError(f"resnet18_ferplus: weights file {str(path)!r} does not exist")
@@ -415,20 +425,13 @@ def _build_resnet18_ferplus(name, pretrained, input_size, allow_download):
 
 def _build_vggface2(name, pretrained, input_size, allow_download):
     net, source, colour = vgg.caffe_resnet50(), None, "bgr"
-    path = None
-    if pretrained is None or pretrained is True:
-        path = vggface2_weights_path()
-        if path is None:
-            warnings.warn(
-                "vggface2_resnet50: no VGGFace2 weight file found, so the ResNet-50 is randomly initialised. "
-                "merlib cannot ship these weights; get resnet50_ft_weight.pkl (github.com/cydonia999/"
-                "VGGFace2-pytorch) or resnet50_ft_dag.pth (robots.ox.ac.uk/~albanie/pytorch-models.html) and "
-                f"pass pretrained='/path/to/file', set MERLIB_VGGFACE2_WEIGHTS, or put it in "
-                f"{cache_root() / 'weights'}.",
-                PretrainedWeightsWarning, stacklevel=3,
-            )
-    elif pretrained is not False:
-        path = Path(pretrained).expanduser()
+    path = _user_weights_path(
+        pretrained, vggface2_weights_path,
+        "vggface2_resnet50: no VGGFace2 weight file found, so the ResNet-50 is randomly initialised. "
+        "merlib cannot ship these weights; get resnet50_ft_weight.pkl (github.com/cydonia999/"
+        "VGGFace2-pytorch) or resnet50_ft_dag.pth (robots.ox.ac.uk/~albanie/pytorch-models.html) and "
+        f"pass pretrained='/path/to/file', set MERLIB_VGGFACE2_WEIGHTS, or put it in "
+        f"{cache_root() / 'weights'}.")
     if path is not None:
         state, colour = vgg.convert_vggface2_state_dict(vgg.read_weights_file(path), source=str(path))
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
