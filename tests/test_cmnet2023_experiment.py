@@ -77,3 +77,11 @@ def test_run_through_the_runner_records_losses_metrics_and_curves(ds, trunk, tmp
 def test_bad_variant_is_named(ds):
     with pytest.raises(ValueError, match="variant"):
         X.run_cmnet(ds, "L_ID only")
+
+
+def test_paper_protocol_halves_lr_every_50_epochs():
+    from merlib.papers.cmnet2023 import experiment as X
+    cfg = X.PAPER_TRAIN
+    assert (cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay) == ("sgd", 1e-3, 0.9, 1e-4)
+    assert [cfg.lr * cfg.lr_gamma ** (e // cfg.lr_step) for e in (0, 49, 50, 100, 149)] == \
+        [1e-3, 1e-3, 5e-4, 2.5e-4, 2.5e-4]

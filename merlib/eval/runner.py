@@ -77,6 +77,11 @@ class TrainConfig:
         num_threads: torch CPU threads while a fold runs (``None``: leave as is). Float sums depend
             on it, so sweeps set it to the same value in every executor.
         eval_batch_size: batch size of prediction passes (``None``: ``batch_size``).
+        lr_step: step learning-rate schedule: every ``lr_step`` epochs the learning rate is multiplied by
+            ``lr_gamma`` (epoch ``e`` trains at ``lr · lr_gamma ** (e // lr_step)``, as
+            ``torch.optim.lr_scheduler.StepLR`` stepped once per epoch); ``None``: constant ``lr``. Set from
+            the epoch number, so a resumed fold continues on the same schedule.
+        lr_gamma: the factor of ``lr_step`` (e.g. CMNet's "reduces by half every 50 epochs": 50, 0.5).
     """
 
     epochs: int = 20
@@ -94,6 +99,8 @@ class TrainConfig:
     class_weighted: bool = False
     num_threads: int | None = None
     eval_batch_size: int | None = None
+    lr_step: int | None = None
+    lr_gamma: float = 0.5
 
     def __post_init__(self):
         def bad(name, want):
@@ -110,7 +117,10 @@ class TrainConfig:
             bad("selection_metric", f"one of {sorted(_SELECTION)}")
         if self.amp not in ("auto", True, False):
             bad("amp", "'auto', True or False")
-        for name in ("num_threads", "eval_batch_size"):
+        if not (isinstance(self.lr_gamma, (int, float)) and not isinstance(self.lr_gamma, bool)
+                and 0 < self.lr_gamma <= 1):
+            bad("lr_gamma", "a number in (0, 1]")
+        for name in ("num_threads", "eval_batch_size", "lr_step"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 bad(name, "None or a positive int")
@@ -318,6 +328,9 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
         epochs = tqdm(range(start, cfg.epochs), desc=f"fold {fold.name}", disable=not progress, leave=False,
                       initial=start, total=cfg.epochs)
         for epoch in epochs:
+            if cfg.lr_step is not None:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * cfg.lr_gamma ** (epoch // cfg.lr_step)
             model.train()
             perm = torch.randperm(n_samples, generator=gen)
             total, seen = 0.0, 0
@@ -344,6 +357,8 @@ def run_fold(job: FoldJob, on_epoch_end: Callable | None = None, progress: bool 
                 for name, v in values.items():
                     parts[name] += float(v.detach()) * len(b)
             rec = {"epoch": epoch, "train_loss": total / max(seen, 1)}
+            if cfg.lr_step is not None:
+                rec["lr"] = opt.param_groups[0]["lr"]
             if len(terms) > 1:
                 rec.update({f"train_loss:{name}": v / max(seen, 1) for name, v in parts.items()})
             if "inner_val" in pols:
@@ -420,7 +435,7 @@ def _dataset_identity(dataset) -> dict:
 
 #: TrainConfig fields added after runs were recorded: left out of a run's identity while at their default,
 #: so a results_dir written before they existed still resumes.
-_LATE_FIELDS = {"eval_batch_size": None}
+_LATE_FIELDS = {"eval_batch_size": None, "lr_step": None, "lr_gamma": 0.5}
 
 
 def _run_identity(model_fn, dataset, folds, cfg, policy, seed, preprocess, backbone, params, task=None) -> dict:
