@@ -76,9 +76,11 @@ def test_run_aman_both_policies_and_attention(tmp_path):
     st = _stage()
     bank = X.make_bank(st, n_max=3, k_max=3, size=16, align="none")
     tr = with_overrides(X.CLEAN_TRAIN, epochs=3, batch_size=4)
+    seen = []
     res = X.run_aman(ds, bank, n=3, k=3, variant="MA+FA", train=tr, device="cpu", progress=False,
-                     results_dir=str(tmp_path / "run"))
+                     results_dir=str(tmp_path / "run"), on_fold_end=lambda name, model, rec: seen.append(name))
     last, oracle = res["last"], res["oracle_test"]
+    assert sorted(seen) == sorted(set(last.predictions["fold"].astype(str)))   # the caller's hook, every fold
     assert last.policy == "last" and oracle.policy == "oracle_test"
     # the oracle picks each fold's best test epoch, and the last epoch is one of them
     assert oracle.metrics["pooled_accuracy"] >= last.metrics["pooled_accuracy"]

@@ -48,8 +48,10 @@ LR = board.Method(name="LR", run=board.methods.run_lr,
 
 def test_registry_holds_the_methods_merlib_implements():
     names = board.registered()
-    for n in ("STSTNet", "OFF-ApexNet", "Bai et al. 2021", "CMNet"):
+    for n in ("STSTNet", "OFF-ApexNet", "Bai et al. 2021", "CMNet", "MMFRN", "AMAN", "GAM-MM-MER"):
         assert n in names
+    papers_on_board = {board.REGISTRY[n].paper for n in names}
+    assert {"bai2021", "mmfrn2022", "aman2022", "gammmer2024", "cmnet2023"} <= papers_on_board   # the five papers
     assert any(board.REGISTRY[n].paper is None for n in names)          # the non-deep baseline
     for n in names:
         m = board.REGISTRY[n]
@@ -168,3 +170,13 @@ def test_cli_has_the_board_verb():
 
     args = build_parser().parse_args(["board", "--size", "quick", "--out", "x"])
     assert args.size == "quick" and args.out == "x" and args.workers == 1
+
+
+def test_paper_entries_report_the_papers_headline_cells():
+    """Each paper entry's reported number is its own row of the room's reported.yaml, as a fraction."""
+    want = {"MMFRN": (0.6328, "pooled_uf1"), "AMAN": (0.7125, "pooled_uf1"), "GAM-MM-MER": (0.9122, "pooled_uf1")}
+    for name, (value, metric) in want.items():
+        rep = board.REGISTRY[name].reported_number()
+        assert rep.value == pytest.approx(value) and rep.metric == metric and rep.table_ref is not None
+    assert board.REGISTRY["AMAN"].reported_number().dataset == "casme2"
+    assert board.REGISTRY["MMFRN"].settings_for("standard")["alpha_oh"] == 80.0   # the paper's row, not our pick

@@ -10,7 +10,8 @@ STEM = "90_results_board"
 cells = standard_header(
     stem=STEM,
     title="The clean board: every method in merlib under one protocol",
-    citation=("Bai, Goecke & Herath, ICIP 2021; Wei et al., CMNet, AAAI 2023; Gan et al., OFF-ApexNet, Signal "
+    citation=("Bai, Goecke & Herath, ICIP 2021; MMFRN, Complex & Intelligent Systems 2022; Wei et al., AMAN, ICASSP "
+              "2022; Wei et al., CMNet, AAAI 2023; Wu et al., GAM-MM-MER, Heliyon 2024; Gan et al., OFF-ApexNet, Signal "
               "Processing: Image Communication 2019; Liong et al., STSTNet, FG 2019; Varanka et al., MEB (IEEE TAFFC "
               "2023) for the measured early-stopping inflation. Cite merlib and the paper of each row you use"),
     runtime=("quick ≈ 2-3 min on 2 CPU cores (seconds when the method runs are already stored), standard ≈ 30-40 min "
@@ -23,7 +24,7 @@ cells = standard_header(
            "**OPTIMISTIC**), side by side on the same data, the same LOSO folds and the same seed — with paired "
            "significance against the best clean method and the cost of each method.\n\n"
            "What stands in for what: the synthetic benchmark (`merlib.data.synthetic.preset_for(RUN_SIZE)`, the "
-           "MEGC2019 three classes) for the licensed datasets; each room's stand-in backbones (notebooks 03, 10, 13). "
+           "MEGC2019 three classes) for the licensed datasets; each room's stand-in backbones and magnifiers (notebooks 03 and 10-14). "
            "The same computation from a shell: `python -m merlib board --size quick|standard --out DIR`."),
     extra_parameters=('METHODS = None                                  # None: every registered method (merlib.papers.board.REGISTRY)\n'
                       'RUNS_DIR = None                                 # stored method runs (resumable); None: next to RESULTS_PATH, else merlib\'s cache\n'

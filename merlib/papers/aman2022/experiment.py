@@ -16,7 +16,8 @@ every 30 epochs) and **keeps, per test subject, the epoch with the best test acc
 reaches 1.0 -- the same choice, since the first epoch at 1.0 is the earliest best). merlib runs that selection only
 as the OPTIMISTIC policy ``"oracle_test"`` (``selection_metric="accuracy"``), from the same training run as its
 clean policy ``"last"``: ``policy=("last", "oracle_test")`` gives both. :data:`PAPER_TRAIN` departs from the code
-in the optimiser (Adam: ``merlib.eval.TrainConfig`` has no RMSprop) and has no step schedule (none in the runner).
+in the optimiser only (Adam: ``merlib.eval.TrainConfig`` has no RMSprop); its StepLR(30, 0.2) is the runner's
+``lr_step=30, lr_gamma=0.2``.
 
 CIs: percentile bootstrap **over subjects** (the LOSO unit): :func:`metric_ci` and :func:`paired_subject_bootstrap`
 are :func:`merlib.eval.significance.bootstrap_ci` / ``paired_bootstrap(..., by="subject")``; :func:`spearman_ci`
@@ -52,9 +53,11 @@ PAPER_SETTINGS = {
     "selection": "best test-subject accuracy over epochs; stop at 1.0 (OPTIMISTIC)",
     "alignment": "68 landmarks on the onset (MTCNN [13]), 224 x 224",
 }
-#: AMAN's code's settings as far as merlib's runner goes (Adam instead of RMSprop, no StepLR: departures).
+#: AMAN's code's settings as far as merlib's runner goes (Adam instead of RMSprop: the one departure; StepLR(30, 0.2)
+#: as the code).
 PAPER_TRAIN = TrainConfig(epochs=50, batch_size=4, lr=1e-3, weight_decay=1e-4, optimizer="adam", frames="all",
-                          size=None, normalize=False, selection_metric="accuracy", num_threads=1)
+                          size=None, normalize=False, selection_metric="accuracy", num_threads=1,
+                          lr_step=30, lr_gamma=0.2)
 #: merlib's clean protocol: fixed epochs, the last epoch reported (policy "last"); sized for CPU runs.
 #: ``normalize=True`` (merlib's choice): each feature element is standardised with the training subjects'
 #: mean/std, because the stand-in's frozen random-init ResNet gives features of arbitrary scale that would
@@ -195,7 +198,8 @@ def _safe(name: str) -> str:
 def run_aman(dataset, bank: FrozenFeatures, n: int = N_FRAMES, k: int = K_LEVELS, variant: str = "MA+FA",
              train: TrainConfig = CLEAN_TRAIN, *, policy=("last", "oracle_test"), tail: nn.Module | None = None,
              single_amp: float | None = None, seed: int = 0, device="auto", cache=None, results_dir=None,
-             progress: bool = False, name: str | None = None, keep_attention: bool = True, dropout: float = 0.0):
+             progress: bool = False, name: str | None = None, keep_attention: bool = True, dropout: float = 0.0,
+             on_fold_end=None):
     """One LOSO run of an AMAN variant (a cell of Tables 1-3 / a point of Fig. 3).
 
     Args:
@@ -207,6 +211,8 @@ def run_aman(dataset, bank: FrozenFeatures, n: int = N_FRAMES, k: int = K_LEVELS
         keep_attention: record every test clip's normalised MA weights ``alpha_ji / sum_i alpha_ji`` ``(n, k)``
             and FA weights ``beta_j / sum_j beta_j`` ``(n,)``
             (last-epoch fold model) in ``result.params["attention"]``.
+        on_fold_end: ``fn(fold_name, model, record)`` after each trained fold, after AMAN's own bookkeeping
+            (:func:`merlib.eval.run`'s hook; the board measures a fold model with it).
 
     Returns:
         ``{policy: Result}`` for a tuple policy, else one :class:`merlib.eval.Result`.
@@ -230,9 +236,15 @@ def run_aman(dataset, bank: FrozenFeatures, n: int = N_FRAMES, k: int = K_LEVELS
 
     att_dir = Path(results_dir) / "attention" if results_dir is not None else None
 
+    user_hook = on_fold_end
+
     def on_fold_end(fold_name, model, record):
-        if not keep_attention:
-            return
+        if keep_attention:
+            _record_attention(fold_name, model, record)
+        if user_hook is not None:
+            user_hook(fold_name, model, record)
+
+    def _record_attention(fold_name, model, record):
         inputs = FeatureInputs(dataset, train.frames, train.size, None, None, cache, "cpu", features=task.features)
         model.eval()
         got = {}
