@@ -58,6 +58,17 @@ def test_phase_numpy_kernels_do_not_change_magnify(monkeypatch):
         torch.testing.assert_close(f, ref, atol=2e-5, rtol=0, msg=lambda m: f"{kw}: {m}")
 
 
+@pytest.mark.parametrize("bandwidth, orientations", [("octave", 4), ("half_octave", 8)])
+def test_band_conj_is_the_conjugate(bandwidth, orientations):
+    """``band(spec, j, conj=True)`` (a forward FFT of the conjugated band spectrum) is ``conj(band(spec, j))``."""
+    x = torch.rand(2, 1, 67, 64, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    pyr = SteerablePyramid(67, 64, orientations=orientations, bandwidth=bandwidth, dtype=torch.float64)
+    spec = pyr.spectrum(x)
+    for j in range(pyr.n_bands):
+        torch.testing.assert_close(pyr.band(spec, j, conj=True), pyr.band(spec, j).conj().resolve_conj(),
+                                   atol=1e-12, rtol=0)
+
+
 # -- band crops ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("size", [(64, 64), (67, 53), (100, 96)])
 @pytest.mark.parametrize("bandwidth", ["octave", "half_octave", "quarter_octave"])
@@ -171,10 +182,12 @@ def test_eulerian_reference_frames_and_targets(opts):
 
 @pytest.mark.parametrize("shape, levels", [((128, 128), 5), ((300, 260), 6), ((97, 64), 4), ((40, 33), 5), ((16, 16), 0)])
 def test_laplacian_weighted_many_equals_the_chain(shape, levels):
-    """The dense form of the coarse levels (and the hybrid above MATMUL_MAX_SIZE) equals the level-by-level collapse."""
+    """The collapse from the truncated Gaussian pyramid (stopping at the coarsest change of weight, as a λc cap
+    gives) equals the level-by-level collapse of the full pyramid, and decompose / reconstruct."""
     x = torch.rand(2, 1, *shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     lp = LaplacianPyramid(levels)
-    sets = [[1.5] * (levels + 1), [0.0] + [2.0 + l for l in range(levels)], [0.3 * (l % 3) for l in range(levels + 1)]]
+    sets = [[1.5] * (levels + 1), [0.0] + [2.0 + l for l in range(levels)], [0.3 * (l % 3) for l in range(levels + 1)],
+            [min(9.0, 0.5 + 3 * l) for l in range(levels + 1)]]
     g = lp.gaussian(x)
     many = lp.weighted_many(x, sets)
     for ws, m in zip(sets, many):

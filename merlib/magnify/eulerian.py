@@ -29,8 +29,10 @@ gets its own factor. Two rules (:func:`level_alphas`, :func:`wu_level_alphas`):
 Because the Laplacian pyramid is linear, magnifying every level's change by ``alpha_l`` equals building
 the pyramid of the *change* ``I_t − I_ref`` once, weighting its levels and collapsing it
 (:meth:`~merlib.magnify.pyramids.LaplacianPyramid.weighted`: one Gaussian pyramid and one chain of
-up-samplings); when every ``alpha_l`` equals ``alpha`` the pyramid cancels out and the output is
-``I_t + alpha·(I_t − I_ref)`` — the fast path for MER's two-frame use. Wu et al. band-pass each pyramid
+up-samplings, both only down to the coarsest level whose factor differs from the next finer one's — the
+coarser levels share that factor and collapse to it times that level's Gaussian image); when every
+``alpha_l`` equals ``alpha`` the pyramid cancels out and the output is ``I_t + alpha·(I_t − I_ref)`` — the
+fast path for MER's two-frame use. Wu et al. band-pass each pyramid
 level in time and then weight it; filtering the frames first is the same linear operation.
 
 Colour: with ``luma_only=True`` (or a ``chroma_attenuation``) frames are processed in YIQ
@@ -218,12 +220,23 @@ def magnify_eulerian(x: torch.Tensor, alpha, ref_index: list[int] | None = None,
     if temporal is None:
         # frames that are their own reference (static: frame 0; dynamic: frame 0) have no change: returned as is
         targets = [i for i in range(t) if ref_index[i] != i]
-        outs = [x.clone() for _ in alphas]
-        if targets:
-            tgt = slice(targets[0], targets[-1] + 1) if targets == list(range(targets[0], targets[-1] + 1)) else targets
-            xt = x[:, tgt]
-            xr = x.index_select(1, torch.as_tensor([ref_index[i] for i in targets], device=x.device))
-            for o, m in zip(outs, weights(weights.to_space(xt - xr), alphas)):
+        if not targets:
+            return x.clone() if single else [x.clone() for _ in alphas]
+        tgt = slice(targets[0], targets[-1] + 1) if targets == list(range(targets[0], targets[-1] + 1)) else targets
+        own = [i for i in range(t) if ref_index[i] == i]  # copied through
+        rest = slice(own[0], own[-1] + 1) if own and own == list(range(own[0], own[-1] + 1)) else own
+        refs = [ref_index[i] for i in targets]
+        xt = x[:, tgt]
+        # one reference for all targets (static mode): a broadcast view instead of a gathered copy
+        xr = x[:, refs[0]:refs[0] + 1] if len(set(refs)) == 1 else x.index_select(1, torch.as_tensor(refs,
+                                                                                                  device=x.device))
+        outs = [torch.empty_like(x) for _ in alphas]
+        for o, m in zip(outs, weights(weights.to_space(xt - xr), alphas)):
+            if own:
+                o[:, rest] = x[:, rest]
+            if isinstance(tgt, slice):
+                torch.add(xt, weights.from_space(m), out=o[:, tgt])
+            else:
                 o[:, tgt] = xt + weights.from_space(m)
     elif not temporal.streamable:
         outs = [x + weights.from_space(m) for m in weights(temporal(weights.to_space(x)), alphas)]

@@ -48,9 +48,13 @@ Speed (``benchmarks/magnify.py`` measures it against plenoptic and against the F
 is transformed with ``rfft2`` and the output assembled as a half spectrum for ``irfft2``; each band's crop
 is read from / added into the half spectrum with one flat gather / scatter-add; band crops have
 FFT-friendly (2·3·5-smooth) sizes (``crop="fast"``); orientations are batched in one FFT per scale; the
-reference frame is decomposed once per clip; filters are built once per size/device/dtype/crop
-(:func:`get_pyramid`); on CPU the phase, sine/cosine and modulus use NumPy's SIMD kernels on the same
-memory; temporal filters stream in cache-sized chunks (:func:`auto_chunk_size`); an α sweep
+reference frame is decomposed once per clip, and a reference that is no target (static mode, every temporal
+clip) straight into ``conj(c_ref)`` (:meth:`~merlib.magnify.pyramids.SteerablePyramid.band` with
+``conj=True``: a forward FFT of the conjugated band spectrum, so that ``c_t · conj(c_ref)`` is a plain
+product); filters and residual masks are built once per size/device/dtype/crop (:func:`get_pyramid`); on CPU
+the phase, sine/cosine and modulus take the fastest vectorised kernels available (NumPy's SVML ones on
+AVX-512 CPUs, torch's on contiguous real/imaginary planes otherwise; NumPy's modulus everywhere) and reuse
+their scratch memory; temporal filters stream in cache-sized chunks (:func:`auto_chunk_size`); an α sweep
 (``alpha=[a1, a2, …]``) decomposes once and only re-synthesises per α.
 """
 from __future__ import annotations
@@ -94,18 +98,38 @@ def get_pyramid(height, width, levels=None, orientations=4, bandwidth="octave", 
 
 
 # -- elementwise kernels -----------------------------------------------------------------------------------------
-# On CPU, torch's complex angle/abs/polar are scalar loops (a 256² x 4 band: angle 1.4 ms, polar 2.5 ms, abs 1.2 ms
-# at one thread) while NumPy's SIMD float32 atan2/sin/cos take 0.2-0.5 ms; the tensors share memory with the
-# arrays, so these helpers route through NumPy there (same results to float32 rounding) and use torch elsewhere
-# (CUDA) or when autograd is recording.
+# On CPU, torch's complex angle/abs/polar are scalar loops (a 256² x 4 band at one thread: angle 1.4-4.6 ms,
+# polar 2.5-3.5 ms, abs 1.2-3.6 ms). NumPy's float32 abs is SIMD everywhere (~0.5 ms); its atan2/sin/cos are
+# SVML kernels only where NumPy dispatches AVX512_SKX (0.2-0.5 ms) and a scalar atan2 (~10 ms) otherwise, where
+# torch's vectorised (Sleef) float kernels on contiguous real and imaginary planes are the fast route (atan2
+# ~2 ms including the de-interleaving, cos + sin ~1.3 ms). These helpers pick per kernel (same results to float32
+# rounding; the tensors share memory with the arrays) and use torch's complex ops elsewhere (CUDA) or when
+# autograd is recording.
 def _use_numpy(*ts: torch.Tensor) -> bool:
     return all(t.device.type == "cpu" and not t.requires_grad for t in ts)
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_svml() -> bool:
+    """Whether NumPy dispatches its AVX512_SKX (SVML) float32 atan2 / sin / cos kernels on this CPU."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # NumPy < 2
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__
+        except ImportError:
+            return False
+    return bool(__cpu_features__.get("AVX512_SKX", False))
 
 
 def _angle(z: torch.Tensor) -> torch.Tensor:
     """``torch.angle(z)`` of a complex tensor."""
     if _use_numpy(z):
-        return torch.from_numpy(np.angle(z.resolve_conj().numpy()))
+        z = z.resolve_conj()
+        if _numpy_svml():
+            return torch.from_numpy(np.angle(z.numpy()))
+        re = z.real.clone(memory_format=torch.contiguous_format)
+        return torch.atan2(z.imag.contiguous(), re, out=re)  # elementwise: may write over its own input
     return torch.angle(z)
 
 
@@ -116,19 +140,26 @@ def _abs(z: torch.Tensor) -> torch.Tensor:
     return z.abs()
 
 
-def _expi(g: torch.Tensor) -> torch.Tensor:
-    """``exp(i·g)`` of a real tensor (a new complex tensor, safe to modify in place)."""
+def _expi(g: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
+    """``exp(i·g)`` of a real tensor (a new complex tensor, safe to modify in place); ``overwrite``: ``g`` may be
+    used as scratch memory (its values are lost)."""
     if _use_numpy(g):
-        gn = g.numpy()
-        return torch.complex(torch.from_numpy(np.cos(gn)), torch.from_numpy(np.sin(gn)))
+        if _numpy_svml():
+            gn = g.numpy()
+            return torch.complex(torch.from_numpy(np.cos(gn)), torch.from_numpy(np.sin(gn)))
+        if not (overwrite and g.is_contiguous()):
+            g = g.contiguous() if overwrite else g.clone(memory_format=torch.contiguous_format)
+        c = torch.cos(g)
+        return torch.complex(c, g.sin_())
     return torch.polar(torch.ones_like(g), g)
 
 
-def phase_gain(dphi: torch.Tensor, alpha: float, phase_clip: bool = False) -> torch.Tensor:
-    """Phase to add to each coefficient: ``alpha·Δφ``, or with ``phase_clip`` ``clip((1+alpha)Δφ, ±π) − Δφ``."""
+def phase_gain(dphi: torch.Tensor, alpha: float, phase_clip: bool = False, inplace: bool = False) -> torch.Tensor:
+    """Phase to add to each coefficient: ``alpha·Δφ``, or with ``phase_clip`` ``clip((1+alpha)Δφ, ±π) − Δφ``
+    (``inplace``: overwrite ``dphi`` with it, for ``alpha·Δφ`` only)."""
     if phase_clip:
         return ((1.0 + alpha) * dphi).clamp(-math.pi, math.pi) - dphi
-    return alpha * dphi
+    return dphi.mul_(alpha) if inplace else alpha * dphi
 
 
 def _gaussian_taps(sigma: float, size_limit: int, kernel: str, dtype, device):
@@ -230,17 +261,22 @@ def magnify_phase(x: torch.Tensor, alpha, ref_index: list[int] | None = None, te
     return outs[0] if single else outs
 
 
-def _synthesise(pyr, out_specs, j, ct, dphi, alphas, opt, ref_unit=None):
-    """Add scale ``j``'s modified coefficients for every α to ``out_specs`` (one half spectrum per α)."""
+def _synthesise(pyr, out_specs, j, ct, dphi, alphas, opt, ref_unit=None, dphi_owned=False):
+    """Add scale ``j``'s modified coefficients for every α to ``out_specs`` (one half spectrum per α).
+    ``dphi_owned``: ``dphi`` is the caller's scratch (the last α may overwrite it)."""
     if opt.sigma > 0:
         dphi = amplitude_weighted_blur(dphi, _abs(ct), opt.sigma, kernel=opt.blur_kernel)
+        dphi_owned = True
     amp = _abs(ct) if opt.attenuate_other else None
-    for a, spec in zip(alphas, out_specs):
+    for i, (a, spec) in enumerate(zip(alphas, out_specs)):
+        scratch = dphi_owned and i == len(alphas) - 1  # the gain of the last α may reuse Δφ's memory
         if opt.attenuate_other:
             # |c_t| · exp(i(φ_ref + (1 + α)·BP(Δφ))): out-of-band phase change removed
-            new = _expi((1.0 + a) * dphi).mul_(amp).mul_(ref_unit)
+            g = dphi.mul_(1.0 + a) if scratch else (1.0 + a) * dphi
+            new = _expi(g, overwrite=True).mul_(amp).mul_(ref_unit)
         else:
-            new = _expi(phase_gain(dphi, a, opt.phase_clip)).mul_(ct)
+            g = phase_gain(dphi, a, opt.phase_clip, inplace=scratch)
+            new = _expi(g, overwrite=True).mul_(ct)  # g is fresh, or Δφ's scratch
         pyr.add_band(spec, j, new)
 
 
@@ -249,25 +285,37 @@ def _static(pyr, planes, ref_index, alphas, opt):
     # frames that are their own reference come back unchanged — unless the high-pass residual is dropped,
     # then they go through the pyramid too (their Δφ is 0)
     targets = [i for i in range(t) if ref_index[i] != i or not opt.highpass]
-    outs = [planes.clone() for _ in alphas]
     if not targets:
-        return outs
+        return [planes.clone() for _ in alphas]
+    tset = set(targets)
+    rest = [i for i in range(t) if i not in tset]
+    outs = [torch.empty_like(planes) for _ in alphas]
+    for o in outs:
+        if rest:
+            o[:, _frames(rest)] = planes[:, _frames(rest)]
     needed = sorted(set(targets) | {ref_index[i] for i in targets})
     pos = {f: k for k, f in enumerate(needed)}
     tgt = _frames([pos[i] for i in targets])
     refs = [pos[ref_index[i]] for i in targets]
     ref = slice(refs[0], refs[0] + 1) if len(set(refs)) == 1 else _frames(refs)  # static: one frame, broadcast
-    spec = pyr.spectrum(planes[:, needed])
+    spec = pyr.spectrum(planes[:, _frames(needed)])
     resid = pyr.residual_half(opt.highpass)
     out_specs = [spec[:, tgt] * resid for _ in alphas]
+    # references that are no target (static mode): decompose them straight into conj(c_ref) (a forward FFT of
+    # the conjugated band spectrum), which saves materialising the conjugate in Δφ = arg(c_t · conj(c_ref))
+    split = not opt.attenuate_other and not set(refs) & set(pos[i] for i in targets)
     for j in range(pyr.n_bands):
-        coeffs = pyr.band(spec, j)
-        ct, cr = coeffs[:, tgt], coeffs[:, ref]
-        dphi = _angle(ct * cr.conj())
-        ref_unit = cr / (_abs(cr) + 1e-30) if opt.attenuate_other else None
-        _synthesise(pyr, out_specs, j, ct, dphi, alphas, opt, ref_unit)
+        if split:
+            ct, cr_conj = pyr.band(spec[:, tgt], j), pyr.band(spec[:, ref], j, conj=True)
+            dphi, ref_unit = _angle(ct * cr_conj), None
+        else:
+            coeffs = pyr.band(spec, j)
+            ct, cr = coeffs[:, tgt], coeffs[:, ref]
+            dphi = _angle(ct * cr.conj())
+            ref_unit = cr / (_abs(cr) + 1e-30) if opt.attenuate_other else None
+        _synthesise(pyr, out_specs, j, ct, dphi, alphas, opt, ref_unit, dphi_owned=True)
     for o, s in zip(outs, out_specs):
-        o[:, targets] = pyr.to_image(s)
+        o[:, _frames(targets)] = pyr.to_image(s)
     return outs
 
 
@@ -291,9 +339,13 @@ def _temporal(pyr, planes, temporal, chunk_size, alphas, opt):
     step = chunk_size if temporal.streamable else t
     resid = pyr.residual_half(opt.highpass)
     spec0 = pyr.spectrum(planes[:, :1])  # the reference frame: decomposed once per clip
-    ref_bands = [pyr.band(spec0, j) for j in range(pyr.n_bands)]
-    ref_conj = [r.conj() for r in ref_bands]
-    ref_unit = [r / (_abs(r) + 1e-30) for r in ref_bands] if opt.attenuate_other else [None] * pyr.n_bands
+    if opt.attenuate_other:
+        ref_bands = [pyr.band(spec0, j) for j in range(pyr.n_bands)]
+        ref_conj = [r.conj().resolve_conj() for r in ref_bands]  # physical: a conj view is re-materialised per use
+        ref_unit = [r / (_abs(r) + 1e-30) for r in ref_bands]
+    else:
+        ref_conj = [pyr.band(spec0, j, conj=True) for j in range(pyr.n_bands)]
+        ref_unit = [None] * pyr.n_bands
     states = [dict() for _ in range(pyr.n_bands)]
     for s in range(0, t, step):
         spec = pyr.spectrum(planes[:, s:s + step])

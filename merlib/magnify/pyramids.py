@@ -250,42 +250,27 @@ class LaplacianPyramid:
     def weighted_many(self, x: torch.Tensor, weight_sets) -> list[torch.Tensor]:
         """:meth:`weighted` of ``x (..., H, W)`` for each list of ``levels + 1`` weights in ``weight_sets``.
 
-        Same numbers as :meth:`weighted_from_gaussian` (to float rounding), fewer operations: the levels down
-        from the first one of at most :data:`MATMUL_MAX_SIZE` px (``s``) are handled as one linear map. With
-        ``A_l`` the composed down-samplings from level ``s`` to ``l`` and ``V_l`` the composed up-samplings back,
-        ``Q_l = V_l A_l G_s A_lᵀ V_lᵀ`` is level ``l``'s Gaussian image brought back to level ``s``, and the
-        weighted collapse there is ``R_s = w_s G_s + Σ_{l>s} (w_l − w_{l−1}) Q_l``; stacking the ``A_l`` (and
-        ``V_l``) makes that ``R_s = w_s G_s + V · ((A G_s Aᵀ) ⊙ C) · Vᵀ`` with ``C`` block-diagonal
-        (``w_l − w_{l−1}`` on block ``l``): four matrix products for all those levels. Levels above ``s`` use
-        :meth:`down` / :meth:`up` as :meth:`weighted_from_gaussian`. Returns tensors shaped like ``x``."""
+        Same numbers as :meth:`weighted_from_gaussian` (to float rounding), with the Gaussian pyramid built once
+        for all weight sets and only as deep as needed: with ``n`` the coarsest level whose weight differs from
+        the next finer one's (in any set), every level from ``n`` up has the weight ``w_n``, their collapse is
+        ``w_n G_n``, and the pyramid stops at ``G_n`` (e.g. a ``lambda_c`` cap that gives every level from the
+        third one up the full α leaves 3 of 6-8 levels to build). Per set, the collapse
+        ``R_n = w_n G_n``, ``R_l = w_l G_l + up(R_{l+1} − w_l G_{l+1})`` runs from there.
+        Returns tensors shaped like ``x``."""
         weight_sets = [[float(v) for v in ws] for ws in weight_sets]
         for ws in weight_sets:
             if len(ws) != self.levels + 1:
                 raise ValueError(f"need {self.levels + 1} weights (levels + residual), got {len(ws)}")
         lead, (h, w) = x.shape[:-2], x.shape[-2:]
         self._check(h, w)
+        n = max((l for ws in weight_sets for l in range(1, self.levels + 1) if ws[l] != ws[l - 1]), default=0)
         g = [x.reshape(-1, 1, h, w)]
-        while len(g) - 1 < self.levels and not (_use_matmul(*g[-1].shape[-2:]) and x.dtype in (torch.float32,
-                                                                                                 torch.float64)):
+        for _ in range(n):
             g.append(self.down(g[-1]))
-        s = len(g) - 1
-        dense = None
-        if s < self.levels:
-            dense = _dense_collapse(*g[s].shape[-2:], self.levels - s, x.dtype, str(x.device))
-            ah, aw, vh, vw, bh, bw = dense
-            y = torch.matmul(torch.matmul(ah, g[s]), aw.mT)
         outs = []
         for ws in weight_sets:
-            if dense is not None:
-                c = torch.tensor([ws[s + l] - ws[s + l - 1] for l in range(1, self.levels - s + 1)],
-                                 dtype=x.dtype, device=x.device)
-                mask = (bh[:, None] == bw[None, :]) * c[bh][:, None]
-                r = torch.matmul(torch.matmul(vh, y * mask), vw.mT)
-                if ws[s] != 0:
-                    r = r.add_(g[s], alpha=ws[s])
-            else:  # s == levels: the residual alone
-                r = g[s] * ws[s]
-            for l in range(s - 1, -1, -1):
+            r = g[n] * ws[n]
+            for l in range(n - 1, -1, -1):
                 wl = ws[l]
                 if wl != 0:
                     r = r.sub(g[l + 1], alpha=wl)
@@ -294,29 +279,6 @@ class LaplacianPyramid:
                     r = r.add_(g[l], alpha=wl)
             outs.append(r.reshape(*lead, h, w))
         return outs
-
-
-@functools.lru_cache(maxsize=32)
-def _dense_collapse(h: int, w: int, n: int, dtype: torch.dtype, device: str):
-    """Stacked composed down-samplings ``A`` ((Σ h_l) × h, (Σ w_l) × w) and up-samplings ``V`` (h × Σ h_l, w × Σ w_l)
-    for the ``n`` levels below an ``h × w`` level, and each stacked row's level index (0..n−1)."""
-    out = []
-    for size in (h, w):
-        sizes = [size]
-        for _ in range(n):
-            sizes.append((sizes[-1] - 1) // 2 + 1)
-        a, v = torch.eye(size, dtype=torch.float64), torch.eye(size, dtype=torch.float64)
-        a_blocks, v_blocks, ids = [], [], []
-        for l in range(1, n + 1):
-            a = _down_matrix(sizes[l - 1], torch.float64, "cpu") @ a
-            v = v @ _up_matrix(sizes[l], sizes[l - 1], torch.float64, "cpu")
-            a_blocks.append(a)
-            v_blocks.append(v)
-            ids.append(torch.full((sizes[l],), l - 1, dtype=torch.long))
-        out.append((torch.cat(a_blocks, 0), torch.cat(v_blocks, 1), torch.cat(ids)))
-    (ah, vh, bh), (aw, vw, bw) = out
-    cast = dict(dtype=dtype, device=device)
-    return ah.to(**cast), aw.to(**cast), vh.to(**cast), vw.to(**cast), bh.to(device), bw.to(device)
 
 
 def _log_raised_cosine_lowpass(rad: torch.Tensor, r_edge: float, twidth: float) -> torch.Tensor:
@@ -406,6 +368,7 @@ class _Band:
     # flat gathers/scatters on the real views (…, H·(W//2+1)·2) / (…, h·w·2), see SteerablePyramid._band
     gather: torch.Tensor = None  # crop (re, im) <- half spectrum (re, im)
     sfilters: torch.Tensor = None  # (K, h, w, 2): filter × (1, ±1) (the sign conjugates mirrored reads)
+    sfilters_conj: torch.Tensor = None  # sfilters × (1, −1), built on first use (SteerablePyramid.band(conj=True))
     scatter_src: torch.Tensor = None  # crop (re, im) entries that reach the half spectrum
     scatter_sign: torch.Tensor = None  # +1, or −1 for the imaginary part of a conjugated (mirrored) entry
     scatter_dst: torch.Tensor = None  # their half-spectrum (re, im) positions
@@ -527,10 +490,15 @@ class SteerablePyramid:
         self.band_shapes = [tuple(b.filters.shape[-2:]) for b in self.bands]
 
     def residual_half(self, highpass: bool = True) -> torch.Tensor:
-        """Half-spectrum mask of what passes untouched: ``L_n²`` (+ ``H_0²`` when ``highpass``)."""
-        m = self.lo_half**2
-        if highpass:
-            m = m + self.hi0_half**2
+        """Half-spectrum mask of what passes untouched: ``L_n²`` (+ ``H_0²`` when ``highpass``); built once per
+        pyramid and flag (shared: do not modify it in place)."""
+        cache = self.__dict__.setdefault("_residual_half", {})
+        m = cache.get(bool(highpass))
+        if m is None:
+            m = self.lo_half**2
+            if highpass:
+                m = m + self.hi0_half**2
+            cache[bool(highpass)] = m
         return m
 
     def _band(self, filt, rows, cols) -> _Band:
@@ -632,16 +600,23 @@ class SteerablePyramid:
         mirror = spec.index_select(-2, b.rows_mirror).index_select(-1, b.cols_mirror).conj()
         return torch.cat([direct, mirror], dim=-1)
 
-    def band(self, spec: torch.Tensor, j: int) -> torch.Tensor:
-        """Complex coefficients of scale ``j`` for all orientations: ``(..., K, h_j, w_j)``.
+    def band(self, spec: torch.Tensor, j: int, conj: bool = False) -> torch.Tensor:
+        """Complex coefficients of scale ``j`` for all orientations: ``(..., K, h_j, w_j)`` (``conj``: their
+        complex conjugates, at no extra cost — for the reference of a phase difference).
 
         Equal to ``ifft2(band_spectrum(spec, j)[..., None, :, :] * filters_j)``, computed with one flat gather
-        on the real view of the half spectrum and the (signed) filters."""
+        on the real view of the half spectrum and the (signed) filters. The conjugate is the unscaled forward
+        FFT of the conjugated band spectrum, whose imaginary sign is folded into a second set of filters."""
         b = self.bands[j]
         lead, (h, w) = spec.shape[:-2], b.filters.shape[-2:]
         # (index_select on the last of several dims is ~20x slower than on dim 1 of a 2-D view)
         sr = torch.view_as_real(spec.resolve_conj()).reshape(-1, 2 * spec.shape[-2] * spec.shape[-1])
         crop = sr.index_select(1, b.gather).view(*lead, 1, h, w, 2)
+        if conj:
+            if b.sfilters_conj is None:
+                b.sfilters_conj = (b.sfilters * torch.tensor([1.0, -1.0], dtype=b.sfilters.dtype,
+                                                             device=b.sfilters.device)).contiguous()
+            return torch.fft.fft2(torch.view_as_complex(crop * b.sfilters_conj))
         return torch.fft.ifft2(torch.view_as_complex(crop * b.sfilters), norm="forward")
 
     def add_band(self, out_spec: torch.Tensor, j: int, coeffs: torch.Tensor) -> None:
