@@ -175,8 +175,7 @@ def magnify(frames: torch.Tensor, alpha, method: str = "eulerian", mode: str = "
     res = []
     for out in outs:
         if clamp:
-            # the Eulerian and phase outputs are new tensors: clamped in place
-            out = out.clamp_(0.0, 1.0) if method != "learned" else out.clamp(0.0, 1.0)
+            out = out.clamp(0.0, 1.0)
         out = out.to(device=x.device, dtype=x.dtype)
         res.append(out if batched else out[0])
     return torch.stack(res) if sweep else res[0]
