@@ -105,6 +105,29 @@ def test_model_shapes_ablations_and_gradients():
         m.loss(x[:, :16], y, apex)
 
 
+def test_onset_relative_inputs_see_motion_not_appearance():
+    torch.manual_seed(0)
+    m = CMNet(5, 24, hidden=16, ice_dim=8, ice_hidden=16, ffe_dim=12, inputs="onset_relative", relative_gain=30.0).eval()
+    a = CMNet(5, 24, hidden=16, ice_dim=8, ice_hidden=16, ffe_dim=12).eval()
+    x = torch.randn(2, 48, 24)
+    # the stage: per-vector standardisation, then each view minus its own first frame, times the gain
+    z = F.layer_norm(x, (24,)).reshape(2, 3, 16, 24)
+    want = ((z - z[:, :, :1]) * 30.0).reshape(2, 48, 24)
+    torch.testing.assert_close(m.input_norm(x), want)
+    torch.testing.assert_close(a.input_norm(x), F.layer_norm(x, (24,)))
+    assert float(m.input_norm(x).reshape(2, 3, 16, 24)[:, :, 0].abs().max()) == 0.0
+    # two still clips of different faces (every frame equal) are the same input: only motion is seen
+    still1, still2 = (torch.randn(1, 24).expand(16, 24).unsqueeze(0) for _ in range(2))
+    torch.testing.assert_close(m(still1), m(still2))
+    assert not torch.allclose(a(still1), a(still2))
+    # the intensity clue reads the frames' own block only (the views are relative to their own onsets)
+    torch.testing.assert_close(m.intensity(x[:, :16]), m.intensity(x))
+    with pytest.raises(ValueError, match="inputs"):
+        CMNet(5, 24, inputs="relative")
+    with pytest.raises(ValueError, match="relative_gain"):
+        CMNet(5, 24, inputs="onset_relative", relative_gain=0)
+
+
 def test_id_training_separates_frames_of_a_clip():
     """A few steps of L_ID alone make a frame's views closer to each other than to the other frames."""
     torch.manual_seed(0)

@@ -8,6 +8,7 @@ import torch
 from sklearn.metrics import f1_score
 
 import merlib.eval as E
+from merlib.eval import runner
 from merlib.eval.datasets import toy_dataset
 from merlib.eval.pipeline import intensity_amplify
 
@@ -277,8 +278,25 @@ def test_step_lr_schedule_matches_torch_steplr_and_resumes(ds, tmp_path):
     pd.testing.assert_frame_equal(resumed.predictions, res.predictions)
 
 
+def test_fused_adam_is_the_same_algorithm_and_keeps_old_identities(ds):
+    base = dict(epochs=4, batch_size=8, lr=0.01, size=None, num_threads=1, optimizer="adam")
+    plain = _run(ds, cfg=E.TrainConfig(**base))
+    fused = _run(ds, cfg=E.TrainConfig(**base, fused=True))
+    # same Adam: predictions agree to float rounding (not bit-exact: the fused kernel orders its sums differently)
+    cols = [c for c in plain.predictions.columns if c.startswith("p")]
+    np.testing.assert_allclose(fused.predictions[cols].to_numpy(), plain.predictions[cols].to_numpy(), atol=1e-4)
+    # it is applied: the optimiser the runner builds is the fused one
+    net = torch.nn.Linear(3, 2)
+    opt = runner._optimizer(E.TrainConfig(**base, fused=True), net.parameters())
+    assert opt.defaults["fused"] is True
+    assert runner._optimizer(E.TrainConfig(**base), net.parameters()).defaults["fused"] in (None, False)
+    # the default is left out of a run's identity (results written before the field existed resume); True is in
+    assert plain.config["identity"] != fused.config["identity"]
+    assert "fused" not in json.dumps(plain.config["identity"])
+
+
 @pytest.mark.parametrize("kw, match", [(dict(lr_step=0), "lr_step"), (dict(lr_gamma=0), "lr_gamma"),
-                                       (dict(lr_gamma=1.5), "lr_gamma")])
+                                       (dict(lr_gamma=1.5), "lr_gamma"), (dict(fused=1), "fused")])
 def test_lr_schedule_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         E.TrainConfig(**kw)

@@ -34,14 +34,16 @@ and `merlib/models/relation.py`; every run goes through `merlib.eval.run`. No co
 
 EXTRA = '''PRESET = None                                   # synthetic preset; None: merlib.data.synthetic.preset_for(RUN_SIZE)
 PROTOCOL = None                                 # "clean" (merlib: Adam, fixed epochs, last epoch) | "paper" (Table 2: Adam 1e-5, batch 4, 50 epochs); None: run_settings(RUN_SIZE)
-ALPHAS = None                                   # Oh's factors of Table 4; None: run_settings(RUN_SIZE) (all 11 from standard on)
+ALPHAS = None                                   # Oh's factors of Table 4; None: run_settings(RUN_SIZE) ((1, 40, 80) quick, (1, 80) standard, all 11 full)
 FRAME_SIZE = None                               # None: run_settings(RUN_SIZE) (32; the paper: 256)
 EPOCHS = None                                   # None: run_settings(RUN_SIZE)
 LR = None                                       # None: run_settings(RUN_SIZE)
 BATCH_SIZE = None                               # None: run_settings(RUN_SIZE)
 OH_WEIGHTS = None                               # path to Oh et al.'s official (.npz) / AMAN / postech-ami weights; None: merlib's oh2018.pt
 N_BOOT = None                                   # bootstrap resamples; None: run_settings(RUN_SIZE)
-WORKERS = None                                  # processes that train runs side by side; None: run_settings(RUN_SIZE) (1 quick, 2 standard)
+TABLE5_ALPHAS = None                            # Table 5 (3 classes) factors, () skips it; None: run_settings(RUN_SIZE)
+TABLE6_ALPHAS = None                            # Table 6 (SSIM frame) factors, () skips it; None: run_settings(RUN_SIZE)
+WORKERS = None                                  # processes that train runs side by side; None: run_settings(RUN_SIZE) (1)
 CACHE_DIR = None                                # None: merlib's cache ("mmfrn2022_features")
 RUNS_DIR = None                                 # fold records (resumable); None: next to RESULTS_PATH'''
 
@@ -73,7 +75,8 @@ torch.set_num_threads(1)                        # small kernels: one thread is f
 T0 = time.perf_counter()
 S = X.run_settings(RUN_SIZE)
 for _name, _key in [("PRESET", "preset"), ("PROTOCOL", "protocol"), ("ALPHAS", "alphas"), ("FRAME_SIZE", "frame_size"),
-                    ("EPOCHS", "epochs"), ("LR", "lr"), ("BATCH_SIZE", "batch_size"), ("N_BOOT", "n_boot"), ("WORKERS", "workers")]:
+                    ("EPOCHS", "epochs"), ("LR", "lr"), ("BATCH_SIZE", "batch_size"), ("N_BOOT", "n_boot"), ("WORKERS", "workers"),
+                    ("TABLE5_ALPHAS", "table5_alphas"), ("TABLE6_ALPHAS", "table6_alphas")]:
     if globals()[_name] is None:
         globals()[_name] = S[_key]
     S[_key] = globals()[_name]
@@ -375,7 +378,12 @@ Encoded once each (the 3-class set and the SSIM-selected frames are other inputs
     code(r'''
 ds3 = load_dataset("synthetic", preset=PRESET, classes="megc3", progress=False) if SYNTHETIC else load_dataset(DATASET, root=DATA_ROOT, classes="megc3")
 print(ds3)
-enc_other = {"3 classes": X.encode_all(ds3, task, TRAIN, "apex", cache), "ssim frames": X.encode_all(ds, task, TRAIN, "ssim", cache)}
+S["table5_alphas"], S["table6_alphas"] = tuple(S["table5_alphas"]), tuple(S["table6_alphas"])
+enc_other = {}
+if S["table5_alphas"]:
+    enc_other["3 classes"] = X.encode_all(ds3, task, TRAIN, "apex", cache)
+if S["table6_alphas"]:
+    enc_other["ssim frames"] = X.encode_all(ds, task, TRAIN, "ssim", cache)
 a_rep = 80 if 80 in ALPHAS else ALPHAS[-1]
 jobs = {}
 for a in S["table5_alphas"]:
@@ -457,15 +465,20 @@ Happiness → positive, disgust and repression → negative, surprise stays; "ot
 MMFRN at α = 80 only.
 """),
     code(r'''
-table5 = pd.DataFrame({f"MMFRN-{a:g} (ours)": X.metric_row(r, N_BOOT, SEED) for a, r in res3.items()}).T
-display(table5.round(3))
 display(papers.table("mmfrn2022", "table5").as_fraction())
-cmp5 = E.compare(res3[80] if 80 in res3 else list(res3.values())[-1], papers.table("mmfrn2022", "table5"),
-                 ours_label="ours (synthetic, NOT CASME II)" if SYNTHETIC else None)
-display(cmp5.table.round(4))
-cm3 = (res3[80] if 80 in res3 else list(res3.values())[-1]).confusion(normalize="true")
-print("Fig. 10 (ours): rows/cols", list(ds3.class_names)); print(np.round(cm3, 2))
-assert ds3.num_classes == 3 and all(r.metrics["n_predictions"] == len(ds3.clips) for r in res3.values())
+if res3:
+    table5 = pd.DataFrame({f"MMFRN-{a:g} (ours)": X.metric_row(r, N_BOOT, SEED) for a, r in res3.items()}).T
+    display(table5.round(3))
+    cmp5 = E.compare(res3[80] if 80 in res3 else list(res3.values())[-1], papers.table("mmfrn2022", "table5"),
+                     ours_label="ours (synthetic, NOT CASME II)" if SYNTHETIC else None)
+    display(cmp5.table.round(4))
+    cm3 = (res3[80] if 80 in res3 else list(res3.values())[-1]).confusion(normalize="true")
+    print("Fig. 10 (ours): rows/cols", list(ds3.class_names)); print(np.round(cm3, 2))
+    assert ds3.num_classes == 3 and all(r.metrics["n_predictions"] == len(ds3.clips) for r in res3.values())
+else:
+    table5, cmp5 = pd.DataFrame(), None
+    print(f"Table 5 not run at run size {RUN_SIZE} (TABLE5_ALPHAS = ()): the paper's numbers only; "
+          "set TABLE5_ALPHAS = (80,) to run it (one more LOSO run)")
 '''),
     md(r"""
 ## 6. Table 6 — SSIM difference frame vs. labelled apex
@@ -474,13 +487,16 @@ Paired bootstrap over subjects of the difference (SSIM − apex).
 """),
     code(r'''
 rows6 = []
+if not res_ssim:
+    print(f"Table 6 not run at run size {RUN_SIZE} (TABLE6_ALPHAS = ()): the paper's numbers only; "
+          "set TABLE6_ALPHAS = (80,) to run it (one more LOSO run)")
 for a, r in res_ssim.items():
     for inp, rr in (("apex", results[a]), ("ssim", r)):
         rows6.append({"input": inp, "alpha_oh": a, **{k: v for k, v in X.metric_row(rr, N_BOOT, SEED).items()}})
-table6 = pd.DataFrame(rows6).set_index(["input", "alpha_oh"])
 p6 = papers.table("mmfrn2022", "table6").as_fraction()
+table6 = (pd.DataFrame(rows6) if rows6 else pd.DataFrame(columns=["input", "alpha_oh"])).set_index(["input", "alpha_oh"])
 table6 = table6.join(p6.rename(columns={"f1": "paper macro_f1", "uar": "paper uar", "accuracy": "paper accuracy"}))
-display(table6.round(3))
+display(table6.round(3) if rows6 else p6)
 d6 = {a: E.paired_bootstrap(results[a], r, metric="uf1", n_boot=N_BOOT, seed=SEED, by="subject") for a, r in res_ssim.items()}
 for a, d in d6.items():
     print(f"α = {a:g}: Macro-F1 SSIM − apex = {d['diff']:+.3f} (95% CI [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}])")
@@ -594,7 +610,7 @@ for a, r in res_ssim.items():
     metrics[f"ssim/alpha_oh={a:g}/pooled_uf1"] = r.metrics["pooled_uf1"]
 merlib.save_results(RESULTS_PATH, metrics=metrics,
                     tables={"table4": table4.reset_index(), "table4_compare": cmp4.table, "noise": noise.reset_index(),
-                            "table5": table5.reset_index(), "table5_compare": cmp5.table, "table6": table6.reset_index(),
+                            "table5": table5.reset_index(), "table5_compare": cmp5.table if cmp5 is not None else pd.DataFrame(), "table6": table6.reset_index(),
                             "fig9_recall": recall.reset_index(), "geometry_ablation": geo_table.reset_index(),
                             "sweep_cost": cost.reset_index(), "departures": departures.reset_index()},
                     policy="last", protocol=PROTOCOL, train=str(TRAIN), model=str(FACTORY), encoders=info,

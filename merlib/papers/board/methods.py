@@ -225,7 +225,7 @@ register(Method(
     description="AMM + frozen face CNN + Bi-LSTM (merlib.papers.bai2021)"))
 register(Method(
     name="CMNet", run=run_cmnet, paper="cmnet2023",
-    settings={"quick": dict(_CMNET, epochs=8, batch_size=16), "standard": dict(_CMNET, epochs=20, batch_size=32)},
+    settings={"quick": dict(_CMNET, epochs=8, batch_size=16), "standard": dict(_CMNET, epochs=10, batch_size=32)},
     reported=partial(reported_from_table, "cmnet2023", "table1", "CMNet (ours)", "smic_hs_accuracy"),
     description="contrastive intensity distillation + Wilcoxon loss (merlib.papers.cmnet2023)"))
 register(Method(

@@ -133,7 +133,11 @@ def cmnet_inputs(trunk: FrozenTrunk, frames: torch.Tensor, n: int = N_FRAMES, se
 
 @dataclass(frozen=True)
 class CMNetFactory:
-    """``model_fn`` for :func:`merlib.eval.run`: ``(num_classes, ((3N, D), ())) -> CMNet``; fields = CMNet kwargs."""
+    """``model_fn`` for :func:`merlib.eval.run`: ``(num_classes, ((3N, D), ())) -> CMNet``; fields = CMNet kwargs.
+
+    ``inputs="onset_relative"`` by default (merlib's choice for the frozen-trunk runs; see :class:`.model.CMNet`);
+    ``inputs="absolute"`` is the paper's reading.
+    """
 
     sampler: str = "probabilistic"
     weights: dict = field(default_factory=lambda: dict(LAMBDAS))
@@ -145,7 +149,9 @@ class CMNetFactory:
     wrst_temperature: float = 0.05
     p_mode: str = "paper"
     dropout: float = 0.3
-    version: str = "1"
+    inputs: str = "onset_relative"
+    relative_gain: float = 30.0
+    version: str = "2"
 
     def __call__(self, num_classes: int, input_shape) -> CMNet:
         feat_shape = input_shape[0] if isinstance(input_shape[0], tuple) else input_shape
@@ -153,7 +159,7 @@ class CMNetFactory:
         return CMNet(num_classes, int(d), n_frames=int(n3) // 3, ice_dim=self.ice_dim, ice_hidden=self.ice_hidden,
                      ffe_dim=self.ffe_dim, hidden=self.hidden, sampler=self.sampler, tau=self.tau,
                      wrst_temperature=self.wrst_temperature, weights=dict(self.weights), p_mode=self.p_mode,
-                     dropout=self.dropout)
+                     dropout=self.dropout, inputs=self.inputs, relative_gain=self.relative_gain)
 
 
 def _term_id(output, target, info) -> torch.Tensor:
