@@ -103,8 +103,11 @@ cells = standard_header(
     citation=("MMFRN: motion magnification multi-feature relation network for micro-expression recognition, "
               "*Complex & Intelligent Systems* 8:3363-3376, 2022 (paper 000 in `shared/papers`; authors are not in the "
               "plain-text copy)"),
-    runtime=("quick ≈ 2-3 min on 2 CPU cores (synthetic `small`, 40 clips, 8 LOSO folds, α ∈ {1, 40, 80}); standard ≈ 40 min "
-             "on 2 CPU cores, over the 20-min target (four LOSO runs at ≈ 10 CPU-min each, estimated from 3 measured folds; synthetic `casme2` operating point, 246 clips, 26 folds, 2 of Table 4's 11 α (1 and the paper's 80), batch 8, one process, Tables 5 / 6 at α = 80 only, no geometry ablation or seed repeat; rendering the "
+    runtime=("quick ≈ 2-3 min on 2 CPU cores (synthetic `small`, 40 clips, 8 LOSO folds, α ∈ {1, 40, 80}); standard ≈ 15 min "
+             "on 2 CPU cores (measured 2026-12-04: 14.5 CPU-min, 14.8 min wall with the encoded frames cached, + ≈ 0.7 min to encode "
+             "them the first time; synthetic `casme2` operating point, 246 clips, 26 folds, two LOSO runs: 2 of Table 4's 11 α (1 and the "
+             "paper's 80), batch 8, 3 epochs, fused Adam, one process; Tables 5 / 6, the geometry ablation and the seed repeat are "
+             "not run at this size — `-p TABLE5_ALPHAS \"[80]\"` / `-p TABLE6_ALPHAS \"[80]\"` add ≈ 7 min each; rendering the "
              "synthetic set the first time adds ≈ 11 min); full (CASME II, the paper's sizes and Table 2 protocol, one GPU) "
              "is estimated in section 9"),
     intro=INTRO, extra_parameters=EXTRA, derived=SETUP)

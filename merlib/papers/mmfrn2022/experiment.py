@@ -63,9 +63,9 @@ PAPER_ALPHAS = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 FIG8_ALPHAS = (1, 30, 60, 70, 80, 100)
 #: The standard run's factors. merlib's choice: 2 of Table 4's 11 -- the baseline α = 1 and the paper's peak 80
 #: (fixed in advance from the paper, not picked on our test subjects) -- because of the CPU budget: one LOSO
-#: run at the standard schedule (batch 8, the largest batch that learned in the probe below) costs ≈ 26 s per
-#: fold, ≈ 10 CPU-min per run, measured on the 2-core machine under load (issue 15's report); full runs the
-#: paper's set. ``-p ALPHAS "[1, 10, ..., 100]"`` runs more.
+#: run at the standard schedule (batch 8, the largest batch that learned in the probe below; fused Adam) costs
+#: ≈ 7 CPU-min: the standard run of notebook 11 measured 14.5 CPU-min for its two runs (2026-12-04, issue 15's
+#: report); full runs the paper's set. ``-p ALPHAS "[1, 10, ..., 100]"`` runs more.
 STANDARD_ALPHAS = (1, 80)
 #: Table 6's factors.
 TABLE6_ALPHAS = (1, 80, 100)
