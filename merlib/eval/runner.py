@@ -84,9 +84,9 @@ class TrainConfig:
             the epoch number, so a resumed fold continues on the same schedule.
         lr_gamma: the factor of ``lr_step`` (e.g. CMNet's "reduces by half every 50 epochs": 50, 0.5).
         fused: Adam / AdamW with ``fused=True`` (one kernel over all parameters instead of PyTorch's default
-            for-each steps; same algorithm, float rounding differs). On CPU it is ~4x faster for models whose
-            step is dominated by a few large weight matrices (MMFRN's 4096 x 4096 W_V: 213 -> 49 ms a step).
-            Ignored by SGD.
+            for-each steps; same algorithm, float rounding differs). On CPU it is several times faster for models
+            whose step is dominated by a few large weight matrices (MMFRN's standard model: 68 -> 11 ms per
+            optimiser step, see :mod:`merlib.papers.mmfrn2022.experiment`). Ignored by SGD.
     """
 
     epochs: int = 20

@@ -155,8 +155,8 @@ def magnify_factors(magnifier: nn.Module, onset: torch.Tensor, frames: torch.Ten
     """Eq. 3 for a set of factors: ``(C, H, W)`` onset, ``(N, C, H, W)`` frames -> ``(N, K, C, H, W)``.
 
     ``out[j, i]`` is frame ``j`` magnified against the onset by AMAN's ``amps[i]`` (Oh's factor; merlib's alpha
-    ``amps[i] - 1``), clamped to [0, 1]. The onset and every frame are encoded once; only the manipulator and the
-    decoder run per factor. Equal (up to float rounding) to ``magnifier(onset, frame, alpha)`` called per cell.
+    ``amps[i] - 1``), clamped to [0, 1]. The onset and every frame are encoded once; the manipulator and the
+    decoder run once, on all N x K (frame, factor) cells as one batch. Equal (up to float rounding) to ``magnifier(onset, frame, alpha)`` called per cell.
     """
     if onset.ndim != 3 or frames.ndim != 4 or tuple(onset.shape) != tuple(frames.shape[1:]):
         raise ValueError(f"magnify_factors: onset (C, H, W) and frames (N, C, H, W) of one size, got "
