@@ -98,6 +98,38 @@ def test_run_aman_both_policies_and_attention(tmp_path):
         X.run_aman(ds, bank, variant="nope")
 
 
+def test_recorded_attention_is_each_fold_models_own(tmp_path):
+    """run_aman reads each clip's samples once per run and reuses them in every fold: the attention it records
+    must still be the fold model's output on that fold's standardised test samples, read afresh here."""
+    import json
+
+    from merlib.eval.task import FeatureInputs
+
+    ds = toy_dataset(n_subjects=3, clips_per_subject=3, num_classes=2, n_frames=4, size=16)
+    bank = X.make_bank(_stage(), n_max=2, k_max=2, size=16, align="none")
+    tr = with_overrides(X.CLEAN_TRAIN, epochs=2, batch_size=4)
+    task = X.make_task(bank, 2, 2)
+    checked = []
+
+    def check(fold_name, model, rec):
+        inputs = FeatureInputs(ds, tr.frames, tr.size, None, None, None, "cpu", features=task.features)
+        xs = {i: task.make_samples(inputs.get(i))[0] for i in range(len(ds.clips))}
+        test = [int(i) for i in rec["test_idx"]]
+        x_tr = torch.cat([x for i, x in xs.items() if i not in test])
+        mean, std = x_tr.mean(0, keepdim=True), x_tr.std(0, unbiased=False, keepdim=True).clamp_min(1e-6)
+        got = json.loads((tmp_path / "run" / "attention" / f"{X._safe(fold_name)}.json").read_text())
+        model.eval()
+        with torch.no_grad():
+            for i in test:
+                out = model((xs[i] - mean) / std)
+                np.testing.assert_allclose(got[str(i)]["alpha"], out["alpha_norm"][0].numpy(), atol=1e-6)
+                np.testing.assert_allclose(got[str(i)]["beta"], out["beta_norm"][0].numpy(), atol=1e-6)
+        checked.append(fold_name)
+
+    X.run_aman(ds, bank, n=2, k=2, train=tr, device="cpu", results_dir=str(tmp_path / "run"), on_fold_end=check)
+    assert len(checked) == 3
+
+
 def test_spearman_ci_against_scipy():
     import pandas as pd
     from scipy.stats import spearmanr
