@@ -104,9 +104,10 @@ cells = standard_header(
     citation=("M. Wei, W. Zheng, Y. Zong, X. Jiang, C. Lu, J. Liu, \"A Novel Micro-Expression Recognition Approach "
               "Using Attention-Based Magnification-Adaptive Networks\", ICASSP 2022, pp. 2420-2424 "
               "(paper 001 in `shared/papers`); code: github.com/weimengting/AMAN"),
-    runtime=("quick ≈ 1.5-2 min (synthetic `small`, 8 subjects, 40 clips); standard ≈ 20 min on 2 CPU cores "
-             "(measured 2026-12-04 alone: 20.4 CPU-min, 20.5 min wall, of which the feature bank 7.3 (438 s); just over the "
-             "20-min target; synthetic `casme2` operating point, 246 clips, 26 LOSO folds, 7 runs on one cached bank, Table 1 at k = 7, 9; rendering "
+    runtime=("quick ≈ 1.5-2 min (synthetic `small`, 8 subjects, 40 clips); standard ≈ 17 min on 2 CPU cores "
+             "(measured 2026-12-05 with a cold feature cache, beside another single-threaded job: 16.6 CPU-min "
+             "(975 s user + 21 s sys), 16.8 min wall, of which the feature bank 7.1 min (428 s); synthetic `casme2` "
+             "operating point, 246 clips, 26 LOSO folds, 7 runs on one cached bank, Table 1 at k = 7, 9; rendering "
              "the synthetic set the first time adds ≈ 11 min); full (CASME II / SAMM / SMIC-HS, 224 px, trainable "
              "layer 4) is estimated in section 8"),
     intro=INTRO,
