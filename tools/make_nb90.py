@@ -14,9 +14,12 @@ cells = standard_header(
               "2022; Wei et al., CMNet, AAAI 2023; Wu et al., GAM-MM-MER, Heliyon 2024; Gan et al., OFF-ApexNet, Signal "
               "Processing: Image Communication 2019; Liong et al., STSTNet, FG 2019; Varanka et al., MEB (IEEE TAFFC "
               "2023) for the measured early-stopping inflation. Cite merlib and the paper of each row you use"),
-    runtime=("quick ≈ 2-3 min on 2 CPU cores (seconds when the method runs are already stored), standard ≈ 30-40 min "
-             "on 2 CPU cores once the `casme2` preset is rendered, full: a licensed copy or the MEGC2019 composite "
-             "(`DATASET`, `DATA_ROOT`), usually a GPU"),
+    runtime=("quick ≈ 2-3 min on 2 CPU cores (seconds when the method runs are already stored); standard, measured: "
+             "≈ 100 CPU-min of method training once the `casme2` preset is rendered and notebooks 11-14's caches are "
+             "warm (OFF-ApexNet 43 min and STSTNet 39 min at 300 epochs a fold; each paper's model 2-4.5 min; the "
+             "logistic regression 1 min), ≈ 1 h wall on 2 cores with `WORKERS = 2` (or two shells, each "
+             "`--methods …`, sharing one `--out`); a stored method is read back in seconds; full: a licensed copy or "
+             "the MEGC2019 composite (`DATASET`, `DATA_ROOT`), usually a GPU"),
     intro=("No MER leaderboard can be trusted as printed: several published codes keep, per test subject, the epoch "
            "that scored best on that subject. This board prints what nobody prints: each method's **paper number** "
            "(with its dataset), its re-run under merlib's **clean** rule (policy `last`: fixed epochs, nothing selected "
