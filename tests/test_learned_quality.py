@@ -32,11 +32,9 @@ PSNR_IDENTITY = 35.0
 VAL_GAIN = 0.30
 
 #: Criteria a shipped checkpoint is known not to meet: {(name, criterion): reason with measured numbers}
-#: (measured 2026-12-02 on the checkpoints shipped then; merlib/weights/quality.json, tools/weights_readme.py).
+#: (stmemm measured 2026-12-02, oh2018 meets every criterion since its 2026-12-05 fine-tune;
+#: merlib/weights/quality.json, tools/weights_readme.py).
 KNOWN_FAILURES: dict = {
-    ("oh2018", "ssim"): "CPU-trained oh2018 (13.7k steps): SSIM 0.988 vs input 0.988/0.989 at δ=0.1, α=3 on the "
-                        "colour textures (2 of 24 cases below the input; Oh et al.'s weights: 4 of 24)",
-    ("oh2018", "validation"): "CPU-trained oh2018: validation L1 0.0745 vs copy-B 0.1030 (27.6 % below, needs 30 %)",
     ("stmemm", "ssim"): "CPU-trained stmemm: SSIM below the input in 7 of 24 cases (e.g. 0.962 vs 0.989 at 256² "
                         "colour, δ=0.1, α=3)",
     ("stmemm", "validation"): "CPU-trained stmemm: validation L1 0.0903 vs copy-B 0.1030 (12.3 % below, needs 30 %)",

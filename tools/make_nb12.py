@@ -24,8 +24,8 @@ paper's numbers, each under **merlib's clean protocol** (last epoch) and under *
 the paper's premise of the synthetic data, which knows every subject's intensity scale: does MA put more weight on
 large factors for low-intensity subjects?
 
-**What stands in for what.** *Magnifier:* merlib's CPU-trained Oh et al. network (`merlib/weights/oh2018.pt`, a
-toy below Oh's weights, see `merlib/weights/README.md`); AMAN's conversion `mag_imple/learning_based_mag.pth.tar`
+**What stands in for what.** *Magnifier:* merlib's CPU-trained Oh et al. network (`merlib/weights/oh2018.pt`,
+trained on generated pairs only — measured on a translation test in `merlib/weights/README.md`, not on real faces); AMAN's conversion `mag_imple/learning_based_mag.pth.tar`
 loads with `MAGNIFIER="/path/to/learning_based_mag.pth.tar"`. *Backbone:* AMAN's FER+ ResNet-18
 (`assets/Resnet18_FER+_pytorch.pth.tar`) when `$MERLIB_AMAN_FERPLUS_RESNET18` points at it (AMAN's repository has
 no licence: merlib never ships either file); otherwise a ResNet-18 with a fixed random initialisation (ImageNet

@@ -24,6 +24,9 @@ NOTES = {
     "oh2018": "Full width (Oh et al.'s official configuration, 0.92 M parameters). Learning rate 3e-4 instead of "
               "Oh's 1e-4: in two runs started together (same recipe, same validation set) lr 3e-4 reached "
               "val L1 0.0958 at step 2200 where 1e-4 reached 0.1024 (runs A/B of the training session). "
+              "That first stage (13 707 steps, 94 min, best val L1 0.0745 = 27.7 % below copying frame B; its curves "
+              "are `oh2018_stage1_curves.json`) was then fine-tuned at Oh's 1e-4 from its shipped float16 weights "
+              "(fresh Adam state, the same recipe and validation pairs): the command below. "
               "Shipped: the weights with the lowest validation L1 (`.best.pt`).",
     "stmemm": "ST-MEMM at merlib's CPU size (paper 002 gives no sizes; 32 channels, window 8, 2 heads). Learning "
               "rate: paper 002's 1e-5, as a fine-tune of merlib's earlier ST-MEMM checkpoint (8000 steps at lr "
@@ -36,9 +39,10 @@ NOTES = {
 
 HEADER = """# Shipped learned-magnifier checkpoints
 
-**These are CPU-trained, small-budget checkpoints ("toy" magnifiers), not a substitute for Oh et al.'s
-weights.** What each achieves is measured below against issue 12's criteria; the failing criteria are
-`xfail(strict=True)` in `tests/test_learned_quality.py` with these numbers.
+**These are CPU-trained, small-budget checkpoints, trained on generated pairs only — not a substitute for
+Oh et al.'s weights on real video.** What each achieves is measured below against issue 12's criteria (a
+translation test on band-limited textures); the failing criteria are `xfail(strict=True)` in
+`tests/test_learned_quality.py` with these numbers.
 
 Trained by `python -m merlib train-magnifier` on merlib's generated pairs (`merlib.magnify.synth_pairs`,
 recipe in each record's `pair_config`: `cpu_pair_config(64)` = 64² patches, Oh's factor range amp ∈ [1, 100]
@@ -145,8 +149,8 @@ def main() -> str:
     (WEIGHTS / "quality.json").write_text(json.dumps(quality, indent=1) + "\n")
     # the shipped-quality block of load_magnifier's docstring
     src = LOAD_PY.read_text()
-    block = ("    What the shipped checkpoints achieve (measured by ``tools/weights_readme.py``; CPU-trained\n"
-             "    \"toy\" magnifiers — below Oh et al.'s weights, see merlib/weights/README.md):\n\n"
+    block = ("    What the shipped checkpoints achieve (measured by ``tools/weights_readme.py``; CPU-trained on\n"
+             "    generated pairs only, not checked on real video, see merlib/weights/README.md):\n\n"
              + "\n".join(summary_lines) + "\n")
     start = src.index("    SHIPPED_QUALITY") if "    SHIPPED_QUALITY" in src else src.index("    What the shipped")
     end = src.index('    """', start)

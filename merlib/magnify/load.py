@@ -52,17 +52,15 @@ def load_magnifier(name: str | None = "oh2018", path=None, device="auto") -> nn.
     architecture when both are given (``None`` accepts any). The loaded network carries
     ``weights_source`` (the form read) and, for merlib checkpoints, ``training_record``.
 
-    What the shipped checkpoints achieve (measured by ``tools/weights_readme.py``; CPU-trained
-    "toy" magnifiers — below Oh et al.'s weights, see merlib/weights/README.md):
+    What the shipped checkpoints achieve (measured by ``tools/weights_readme.py``; CPU-trained on
+    generated pairs only, not checked on real video, see merlib/weights/README.md):
 
-    * ``oh2018``: 918,928 parameters, 13600 steps, 93 CPU-minutes — α = 0 PSNR ≥ 39.3 dB; mean relative shift
-      error 0.224; SSIM to the exact magnified frame 0.966 (input 0.665), below the input's in 2 of 24 cases;
-      validation L1 0.0745 vs copying frame B 0.1030.
+    * ``oh2018``: 918,928 parameters, 3400 steps, 73 CPU-minutes (fine-tuned from a checkpoint of 13600 steps
+      / 93 min) — α = 0 PSNR ≥ 41.9 dB; mean relative shift error 0.141; SSIM to the exact magnified frame
+      0.979 (input 0.665), below the input's in 0 of 24 cases; validation L1 0.0685 vs copying frame B 0.1030.
     * ``stmemm``: 120,843 parameters, 5600 steps, 17 CPU-minutes (fine-tuned from a checkpoint of 8000 steps /
       25 min) — α = 0 PSNR ≥ 37.1 dB; mean relative shift error 0.203; SSIM to the exact magnified frame 0.759
       (input 0.665), below the input's in 7 of 24 cases; validation L1 0.0903 vs copying frame B 0.1030.
-    * for reference, Oh et al.'s weights (AMAN's conversion): α = 0 PSNR ≥ 38.3 dB; mean relative shift error
-      0.246; SSIM to the exact magnified frame 0.973 (input 0.665), below the input's in 4 of 24 cases.
     """
     from merlib.env import device as resolve_device
 
