@@ -180,3 +180,25 @@ def test_paper_entries_report_the_papers_headline_cells():
         assert rep.value == pytest.approx(value) and rep.metric == metric and rep.table_ref is not None
     assert board.REGISTRY["AMAN"].reported_number().dataset == "casme2"
     assert board.REGISTRY["MMFRN"].settings_for("standard")["alpha_oh"] == 80.0   # the paper's row, not our pick
+
+
+def test_a_new_shipped_magnifier_checkpoint_is_a_new_run(tmp_path, monkeypatch):
+    """Methods that read a shipped magnifier carry its file digest in their identity; the others do not."""
+    import hashlib
+
+    from merlib.magnify import load as L
+
+    assert L.shipped_digest("oh2018") == hashlib.sha256((L.WEIGHTS_DIR / "oh2018.pt").read_bytes()).hexdigest()[:16]
+    with pytest.raises(ValueError, match="name"):
+        L.shipped_digest("nope")
+    ctx = board.BoardContext(run_size="quick", dataset=tiny_dataset(), seed=0)
+    method_dir = board.core.method_dir
+    mag = board.Method(name="toy linear", run=run_toy, settings={"quick": {"epochs": 6, "lr": 0.05}},
+                       magnifiers=("oh2018",))
+    before_mag, before_toy = method_dir(tmp_path, mag, ctx), method_dir(tmp_path, TOY, ctx)
+    monkeypatch.setattr(L, "shipped_digest", lambda name: "0" * 16)
+    after_mag, after_toy = method_dir(tmp_path, mag, ctx), method_dir(tmp_path, TOY, ctx)
+    assert before_mag[2] != after_mag[2] and before_mag[0] != after_mag[0]
+    assert before_toy == after_toy and "magnifier_weights" not in before_toy[1]
+    assert {m.name: m.magnifiers for m in board.REGISTRY.values() if m.magnifiers} == {
+        "MMFRN": ("oh2018",), "AMAN": ("oh2018",), "GAM-MM-MER": ("stmemm",)}

@@ -14,10 +14,33 @@ from merlib.magnify.weight_files import (identify_weights, map_aman_state_dict,
                                          map_official_state_dict, map_port_state_dict, map_postech_state_dict,
                                          read_weights_file)
 
-__all__ = ["load_magnifier", "build_magnifier", "WEIGHTS_DIR", "ARCHITECTURES"]
+__all__ = ["load_magnifier", "build_magnifier", "shipped_digest", "WEIGHTS_DIR", "ARCHITECTURES"]
 
 #: Folder of the checkpoints merlib ships (trained by ``python -m merlib train-magnifier``).
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def shipped_digest(name: str) -> str:
+    """SHA-256 (first 16 hex digits) of the shipped checkpoint ``merlib/weights/<name>.pt``.
+
+    Stored results that depend on a shipped magnifier (the board's method runs) put it in their identity, so a
+    new checkpoint is a new run, never a stale read-back. Read once per process and file state.
+    """
+    import hashlib
+
+    if name not in ARCHITECTURES:
+        raise ValueError(f"shipped_digest: `name` must be one of {ARCHITECTURES}, got {name!r}")
+    path = WEIGHTS_DIR / f"{name}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"shipped_digest: shipped checkpoint {path} is missing")
+    st = path.stat()
+    key = (name, st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return _DIGESTS[key]
+
+
+_DIGESTS: dict = {}
 ARCHITECTURES = ("oh2018", "stmemm")
 
 

@@ -89,6 +89,9 @@ class Method:
         reported: zero-argument callable returning a :class:`Reported` (or ``None``): where the paper's number is.
         description: what runs, incl. what stands in for what.
         version: bump when ``run`` changes its numbers.
+        magnifiers: the shipped learned magnifiers ``run`` reads (``"oh2018"``, ``"stmemm"``); their file digests
+            (:func:`merlib.magnify.load.shipped_digest`) are part of the run's identity, so a new checkpoint
+            reruns the method instead of reading back numbers made with the old one.
     """
 
     name: str
@@ -98,6 +101,7 @@ class Method:
     reported: Callable | None = None
     description: str = ""
     version: str = "1"
+    magnifiers: tuple = ()
 
     def settings_for(self, run_size: str) -> dict:
         if run_size in self.settings:
@@ -246,9 +250,14 @@ def _dataset_identity(ds) -> dict:
 
 
 def method_identity(method: Method, ctx: BoardContext, policies=POLICIES) -> dict:
-    return {"board": BOARD_VERSION, "method": method.name, "version": method.version, "run_size": ctx.run_size,
-            "settings": method.settings_for(ctx.run_size), "dataset": _dataset_identity(ctx.dataset),
-            "seed": int(ctx.seed), "policies": list(policies)}
+    ident = {"board": BOARD_VERSION, "method": method.name, "version": method.version, "run_size": ctx.run_size,
+             "settings": method.settings_for(ctx.run_size), "dataset": _dataset_identity(ctx.dataset),
+             "seed": int(ctx.seed), "policies": list(policies)}
+    if method.magnifiers:  # absent otherwise, so the identities of methods without one are unchanged
+        from merlib.magnify.load import shipped_digest
+
+        ident["magnifier_weights"] = {m: shipped_digest(m) for m in method.magnifiers}
+    return ident
 
 
 def method_dir(results_dir, method: Method, ctx: BoardContext) -> tuple[Path | None, dict, str]:

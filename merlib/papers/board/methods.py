@@ -232,15 +232,18 @@ register(Method(
 register(Method(
     name="MMFRN", run=run_mmfrn, paper="mmfrn2022", settings=_mmfrn_settings(),
     reported=partial(reported_from_table, "mmfrn2022", "table3", "MMSTMN-80", "f1"),
+    magnifiers=("oh2018",),
     description="feature-space magnification + ResNet-50 + frame relation modules (merlib.papers.mmfrn2022)"))
 register(Method(
     name="AMAN", run=run_aman, paper="aman2022",
     settings={"quick": dict(_AMAN, n=6, n_max=8, k_max=11, epochs=15),
               "standard": dict(_AMAN, n=11, n_max=11, k_max=9, epochs=20)},
     reported=partial(reported_from_table, "aman2022", "table2", "AMAN (ours)", "casme2_f1"),
+    magnifiers=("oh2018",),
     description="magnification attention over k factors + frame attention (merlib.papers.aman2022)"))
 register(Method(
     name="GAM-MM-MER", run=run_gam, paper="gammmer2024",
     settings={"quick": dict(_GAM, epochs=10, lr=1e-2), "standard": dict(_GAM, epochs=15, lr=3e-3)},
     reported=partial(reported_from_table, "gammmer2024", "table1", "GAM-MM-MER (Ours)", "casme2_f1"),
+    magnifiers=("stmemm",),
     description="ST-MEMM magnification + landmark-region graph attention (merlib.papers.gammmer2024)"))
